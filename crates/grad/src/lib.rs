@@ -1,0 +1,450 @@
+//! gradc-grad: exact derivatives by reverse mode over the expression DAG.
+//!
+//! [`grad`] builds the gradient of a row-free root with respect to every parameter element as
+//! new nodes of the same graph, so that the gradient shares the forward pass's nodes (σ(z) is
+//! computed once and used by both). Each node's adjoint is accumulated from its users and its
+//! local derivative is built once; there is no recursive differentiation of a tree and so no
+//! expression swell: the gradient graph is a constant factor larger than the forward graph.
+//!
+//! Two constructs get a pass of their own:
+//! - **Row reductions.** `mean(e)` is row-free but `e` is per-row. The adjoint `a` of the
+//!   reduction seeds a pass over the per-row nodes of `e` that stops at row-free nodes; each
+//!   row-free node `b` reached receives `a · mean(∂e/∂b)`. This is how ∂/∂w = mean((σ(z) − y)·x)
+//!   comes out in the form of the lecture notes.
+//! - **`if`.** The derivative of `if c then t else f` is `if c then ∂t else ∂f`. The nodes used only
+//!   inside one branch are differentiated in a pass of their own, and every node shared with the
+//!   rest of the graph receives `a · if(c, ∂t/∂b, ∂f/∂b)`. The branch not taken is selected away
+//!   as a whole, so a NaN or infinity in its derivative can never leak into the gradient (a plain
+//!   `0 · ∞` would).
+//!
+//! [`hessian`] differentiates each gradient root again.
+#![forbid(unsafe_code)]
+
+use gradc_graph::{CmpOp, Graph, NodeId, Op};
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::collections::BinaryHeap;
+
+/// The gradient of the row-free `root` with respect to parameter elements `0..param_count`:
+/// one node per element (the constant 0 where the root does not depend on it).
+pub fn grad(graph: &mut Graph, root: NodeId, param_count: usize) -> Vec<NodeId> {
+    let mut pass = Differentiator::new(graph, root);
+    let one = Adjoint { node: pass.graph.constant(1.0), guarded: false };
+    let adjoints = pass.backprop(&[(root, one)], &|g: &Graph, id| {
+        !g.flags(id).per_row && !g.op(id).is_leaf()
+    });
+    let zero = pass.graph.constant(0.0);
+    (0..param_count)
+        .map(|p| {
+            let node = pass.graph.param(p as u32);
+            adjoints.get(&node).map_or(zero, |a| a.node)
+        })
+        .collect()
+}
+
+/// The Hessian: `result[i][j] = ∂gradient[i]/∂p_j`. Each gradient root is differentiated once
+/// and the upper triangle is mirrored, so the result is exactly symmetric.
+pub fn hessian(graph: &mut Graph, gradient: &[NodeId], param_count: usize) -> Vec<Vec<NodeId>> {
+    let mut rows: Vec<Vec<NodeId>> = gradient
+        .iter()
+        .map(|&g| grad(graph, g, param_count))
+        .collect();
+    for i in 0..rows.len() {
+        for j in 0..i.min(param_count) {
+            rows[i][j] = rows[j][i];
+        }
+    }
+    rows
+}
+
+/// An adjoint under construction.
+#[derive(Clone, Copy, Debug)]
+struct Adjoint {
+    node: NodeId,
+    /// Part of it came through the selection of an `if` branch, so it may be an exact zero that
+    /// stands for "branch not taken". Contributions from such an adjoint are guarded (see
+    /// [`Differentiator::guard`]) so that `0 · ∞` or `0 · NaN` of a local derivative that is only
+    /// meaningful inside the other branch cannot turn it into NaN.
+    guarded: bool,
+}
+
+/// Which nodes a pass differentiates through; every other node it reaches is a boundary whose
+/// adjoint is returned to the caller.
+type Region<'r> = &'r dyn Fn(&Graph, NodeId) -> bool;
+
+struct Differentiator<'g> {
+    graph: &'g mut Graph,
+    /// Nodes of the original expression (the cone of the root). Users outside it — other
+    /// roots, nodes this pass creates — do not count when deciding what belongs to a branch.
+    relevant: Vec<bool>,
+}
+
+impl<'g> Differentiator<'g> {
+    fn new(graph: &'g mut Graph, root: NodeId) -> Differentiator<'g> {
+        let mut relevant = vec![false; graph.len()];
+        for id in graph.cone(&[root]) {
+            relevant[id.index()] = true;
+        }
+        Differentiator { graph, relevant }
+    }
+
+    /// Reverse-mode accumulation from `seeds` through the nodes of `region`, in decreasing id
+    /// order (users before operands). Returns the adjoints of the boundary nodes reached.
+    fn backprop(&mut self, seeds: &[(NodeId, Adjoint)], region: Region) -> FxHashMap<NodeId, Adjoint> {
+        let mut pending: FxHashMap<NodeId, Vec<Adjoint>> = FxHashMap::default();
+        let mut queue: BinaryHeap<NodeId> = BinaryHeap::new();
+        let mut boundary: FxHashMap<NodeId, Vec<Adjoint>> = FxHashMap::default();
+        let mut boundary_order: Vec<NodeId> = Vec::new();
+        let mut contribute = |graph: &Graph,
+                              pending: &mut FxHashMap<NodeId, Vec<Adjoint>>,
+                              queue: &mut BinaryHeap<NodeId>,
+                              node: NodeId,
+                              value: Adjoint| {
+            if !graph.flags(node).depends_on_param {
+                return;
+            }
+            if region(graph, node) {
+                let list = pending.entry(node).or_default();
+                if list.is_empty() {
+                    queue.push(node);
+                }
+                list.push(value);
+            } else {
+                let list = boundary.entry(node).or_default();
+                if list.is_empty() {
+                    boundary_order.push(node);
+                }
+                list.push(value);
+            }
+        };
+        for &(node, seed) in seeds {
+            contribute(self.graph, &mut pending, &mut queue, node, seed);
+        }
+        while let Some(node) = queue.pop() {
+            let Some(parts) = pending.remove(&node) else {
+                continue;
+            };
+            let adjoint = self.total(&parts);
+            let is_if = self.graph.op(node) == Op::If;
+            for (operand, value, guarded) in self.local(node, adjoint, region) {
+                let value = if adjoint.guarded && !is_if {
+                    self.guard(adjoint.node, value)
+                } else {
+                    value
+                };
+                let guarded = guarded || adjoint.guarded || is_if;
+                contribute(self.graph, &mut pending, &mut queue, operand, Adjoint { node: value, guarded });
+            }
+        }
+        boundary_order
+            .into_iter()
+            .map(|node| {
+                let total = self.total(&boundary[&node]);
+                (node, total)
+            })
+            .collect()
+    }
+
+    fn total(&mut self, parts: &[Adjoint]) -> Adjoint {
+        let nodes: Vec<NodeId> = parts.iter().map(|p| p.node).collect();
+        Adjoint {
+            node: self.graph.sum_of(&nodes),
+            guarded: parts.iter().any(|p| p.guarded),
+        }
+    }
+
+    /// `if a != 0 then value else 0`: an adjoint that is exactly zero because a branch was
+    /// not taken stays zero, even where the local derivative it multiplies is not finite.
+    fn guard(&mut self, adjoint: NodeId, value: NodeId) -> NodeId {
+        let zero = self.graph.constant(0.0);
+        let nonzero = self.graph.binary(Op::Cmp(CmpOp::Ne), adjoint, zero);
+        self.graph.if_then_else(nonzero, value, zero)
+    }
+
+    /// The contributions of `node` (with adjoint `a`) to its operands' adjoints.
+    fn local(&mut self, node: NodeId, adjoint: Adjoint, region: Region) -> Vec<(NodeId, NodeId, bool)> {
+        let a = adjoint.node;
+        let op = self.graph.op(node);
+        match op {
+            Op::RowSum | Op::RowMean => return self.reduction(op, self.graph.args(node)[0], adjoint),
+            Op::If => {
+                let args = self.graph.args(node).to_vec();
+                return self.branches(node, &args, a, region);
+            }
+            _ => {}
+        }
+        let args = self.graph.args(node).to_vec();
+        let g = &mut *self.graph;
+        let x = args.first().copied().unwrap_or(node);
+        let contributions: Vec<(NodeId, NodeId)> = match op {
+            Op::Const(_) | Op::Param(_) | Op::Input(_) => vec![],
+            Op::Sign | Op::Step | Op::Cmp(_) => vec![],
+            Op::Add => vec![(args[0], a), (args[1], a)],
+            Op::Sub => {
+                let minus = g.neg(a);
+                vec![(args[0], a), (args[1], minus)]
+            }
+            Op::Neg => vec![(x, g.neg(a))],
+            Op::Mul => {
+                let (l, r) = (args[0], args[1]);
+                let dl = scale(g, a, r);
+                let dr = scale(g, a, l);
+                vec![(l, dl), (r, dr)]
+            }
+            Op::Div => {
+                // d(l/r) = dl / r − (l/r) · dr / r: reuses the quotient itself.
+                let (l, r) = (args[0], args[1]);
+                let dl = g.div(a, r);
+                let an = scale(g, a, node);
+                let q = g.div(an, r);
+                let dr = g.neg(q);
+                vec![(l, dl), (r, dr)]
+            }
+            Op::Pow => {
+                let (base, exponent) = (args[0], args[1]);
+                let mut out = Vec::new();
+                if g.flags(base).depends_on_param {
+                    // d(b^e)/db = e · b^(e−1); for a constant e the new exponent is folded here
+                    // because it is a literal, not an algebraic choice.
+                    let reduced = match g.op(exponent).const_value() {
+                        Some(e) => {
+                            let e1 = g.constant(e - 1.0);
+                            g.binary(Op::Pow, base, e1)
+                        }
+                        None => {
+                            let one = g.constant(1.0);
+                            let e1 = g.sub(exponent, one);
+                            g.binary(Op::Pow, base, e1)
+                        }
+                    };
+                    let local = g.mul(exponent, reduced);
+                    out.push((base, scale(g, a, local)));
+                }
+                if g.flags(exponent).depends_on_param {
+                    let log = g.unary(Op::Log, base);
+                    let local = g.mul(node, log);
+                    out.push((exponent, scale(g, a, local)));
+                }
+                out
+            }
+            Op::Exp => vec![(x, scale(g, a, node))],
+            Op::Log => vec![(x, g.div(a, x))],
+            Op::Sqrt => {
+                let two = g.constant(2.0);
+                let denominator = g.mul(two, node);
+                vec![(x, g.div(a, denominator))]
+            }
+            Op::Abs => {
+                let sign = g.unary(Op::Sign, x);
+                vec![(x, scale(g, a, sign))]
+            }
+            Op::Sin => {
+                let cos = g.unary(Op::Cos, x);
+                vec![(x, scale(g, a, cos))]
+            }
+            Op::Cos => {
+                let sin = g.unary(Op::Sin, x);
+                let minus = g.neg(sin);
+                vec![(x, scale(g, a, minus))]
+            }
+            Op::Tan => {
+                // tan' = 1 + tan².
+                let one = g.constant(1.0);
+                let sq = g.mul(node, node);
+                let local = g.add2(one, sq);
+                vec![(x, scale(g, a, local))]
+            }
+            Op::Atan => {
+                let one = g.constant(1.0);
+                let sq = g.mul(x, x);
+                let denominator = g.add2(one, sq);
+                vec![(x, g.div(a, denominator))]
+            }
+            Op::Tanh => {
+                // tanh' = 1 − tanh².
+                let one = g.constant(1.0);
+                let sq = g.mul(node, node);
+                let local = g.sub(one, sq);
+                vec![(x, scale(g, a, local))]
+            }
+            Op::Sigmoid => {
+                // σ' = σ(1 − σ).
+                let one = g.constant(1.0);
+                let complement = g.sub(one, node);
+                let local = g.mul(node, complement);
+                vec![(x, scale(g, a, local))]
+            }
+            Op::Relu => {
+                let step = g.unary(Op::Step, x);
+                vec![(x, scale(g, a, step))]
+            }
+            Op::Softplus => {
+                let sigma = g.unary(Op::Sigmoid, x);
+                vec![(x, scale(g, a, sigma))]
+            }
+            Op::Log1p => {
+                let one = g.constant(1.0);
+                let denominator = g.add2(one, x);
+                vec![(x, g.div(a, denominator))]
+            }
+            Op::Expm1 => {
+                let exp = g.unary(Op::Exp, x);
+                vec![(x, scale(g, a, exp))]
+            }
+            Op::Max | Op::Min => {
+                // The derivative goes to the first operand where it wins ties (LANGUAGE.md §4).
+                let cmp = if op == Op::Max { CmpOp::Ge } else { CmpOp::Le };
+                let (l, r) = (args[0], args[1]);
+                let first_wins = g.binary(Op::Cmp(cmp), l, r);
+                let zero = g.constant(0.0);
+                let dl = g.if_then_else(first_wins, a, zero);
+                let dr = g.if_then_else(first_wins, zero, a);
+                vec![(l, dl), (r, dr)]
+            }
+            Op::LeakyRelu | Op::Elu => {
+                let (t, slope) = (args[0], args[1]);
+                let zero = g.constant(0.0);
+                let one = g.constant(1.0);
+                let positive = g.binary(Op::Cmp(CmpOp::Gt), t, zero);
+                let (negative_dt, negative_dslope) = if op == Op::LeakyRelu {
+                    (slope, t)
+                } else {
+                    let exp = g.unary(Op::Exp, t);
+                    (g.mul(slope, exp), g.unary(Op::Expm1, t))
+                };
+                let local_t = g.if_then_else(positive, one, negative_dt);
+                let local_slope = g.if_then_else(positive, zero, negative_dslope);
+                vec![(t, scale(g, a, local_t)), (slope, scale(g, a, local_slope))]
+            }
+            Op::LogSumExp => {
+                // ∂/∂vᵢ logsumexp(v) = softmax(v)ᵢ = exp(vᵢ − logsumexp(v)).
+                args.iter()
+                    .map(|&v| {
+                        let shifted = g.sub(v, node);
+                        let softmax = g.unary(Op::Exp, shifted);
+                        (v, scale(g, a, softmax))
+                    })
+                    .collect()
+            }
+            // Handled by their own passes above.
+            Op::RowSum | Op::RowMean | Op::If => vec![],
+        };
+        contributions
+            .into_iter()
+            .map(|(operand, value)| (operand, value, false))
+            .collect()
+    }
+
+    /// `a · reduce(∂e/∂b)` for every row-free node `b` that the per-row argument `e` reads.
+    fn reduction(&mut self, op: Op, argument: NodeId, a: Adjoint) -> Vec<(NodeId, NodeId, bool)> {
+        let one = self.graph.constant(1.0);
+        let seed = Adjoint { node: one, guarded: a.guarded };
+        let inner = self.backprop(&[(argument, seed)], &|g: &Graph, id| {
+            g.flags(id).per_row && !g.op(id).is_leaf()
+        });
+        let mut inner: Vec<(NodeId, Adjoint)> = inner.into_iter().collect();
+        inner.sort_unstable_by_key(|(node, _)| *node);
+        inner
+            .into_iter()
+            .map(|(node, derivative)| {
+                let reduced = self.graph.unary(op, derivative.node);
+                (node, scale(self.graph, a.node, reduced), derivative.guarded)
+            })
+            .collect()
+    }
+
+    /// The derivative of `if c then t else f`: each branch is differentiated through the nodes
+    /// only it uses; shared nodes receive `a · if(c, ∂t/∂b, ∂f/∂b)`.
+    fn branches(
+        &mut self,
+        node: NodeId,
+        args: &[NodeId],
+        a: NodeId,
+        region: Region,
+    ) -> Vec<(NodeId, NodeId, bool)> {
+        let cond = args[0];
+        let one = Adjoint { node: self.graph.constant(1.0), guarded: false };
+        let mut per_branch = Vec::with_capacity(2);
+        for slot in [1, 2] {
+            let branch = args[slot];
+            let exclusive = self.exclusive_to_branch(node, slot);
+            let inner = self.backprop(&[(branch, one)], &|g: &Graph, id| {
+                exclusive.contains(&id) && region(g, id)
+            });
+            per_branch.push(inner);
+        }
+        let mut reached: Vec<NodeId> = per_branch
+            .iter()
+            .flat_map(|m| m.keys().copied())
+            .collect();
+        reached.sort_unstable();
+        reached.dedup();
+        let zero = self.graph.constant(0.0);
+        reached
+            .into_iter()
+            .map(|b| {
+                let dt = per_branch[0].get(&b).map_or(zero, |d| d.node);
+                let df = per_branch[1].get(&b).map_or(zero, |d| d.node);
+                let selected = self.graph.if_then_else(cond, dt, df);
+                (b, scale(self.graph, a, selected), true)
+            })
+            .collect()
+    }
+
+    /// The nodes that are used only through operand `slot` of the `if` node: every relevant
+    /// user of each is the `if` (through that slot alone) or another such node.
+    fn exclusive_to_branch(&self, if_node: NodeId, slot: usize) -> FxHashSet<NodeId> {
+        let args = self.graph.args(if_node);
+        let branch = args[slot];
+        let mut exclusive = FxHashSet::default();
+        if args.iter().filter(|&&x| x == branch).count() > 1 {
+            return exclusive;
+        }
+        let mut queue: BinaryHeap<NodeId> = BinaryHeap::new();
+        let mut seen: FxHashSet<NodeId> = FxHashSet::default();
+        queue.push(branch);
+        seen.insert(branch);
+        while let Some(id) = queue.pop() {
+            if self.graph.op(id).is_leaf() {
+                continue;
+            }
+            let only_inside = self
+                .graph
+                .users(id)
+                .into_iter()
+                .filter(|u| self.relevant.get(u.index()).copied().unwrap_or(false))
+                .all(|u| {
+                    if id == branch {
+                        u == if_node
+                    } else {
+                        exclusive.contains(&u)
+                    }
+                });
+            if !only_inside {
+                continue;
+            }
+            exclusive.insert(id);
+            for &arg in self.graph.args(id) {
+                if seen.insert(arg) {
+                    queue.push(arg);
+                }
+            }
+        }
+        exclusive
+    }
+}
+
+/// `a · x`, without building the product when the adjoint is the seed 1 (every reverse-mode
+/// implementation starts the chain rule at 1; writing `1 · x` would only give the simplifier
+/// work).
+fn scale(graph: &mut Graph, a: NodeId, x: NodeId) -> NodeId {
+    if graph.op(a).const_value() == Some(1.0) {
+        x
+    } else if graph.op(x).const_value() == Some(1.0) {
+        a
+    } else {
+        graph.mul(a, x)
+    }
+}
+
+#[cfg(test)]
+mod tests;
