@@ -28,7 +28,10 @@ use std::collections::BinaryHeap;
 /// one node per element (the constant 0 where the root does not depend on it).
 pub fn grad(graph: &mut Graph, root: NodeId, param_count: usize) -> Vec<NodeId> {
     let mut pass = Differentiator::new(graph, root);
-    let one = Adjoint { node: pass.graph.constant(1.0), guarded: false };
+    let one = Adjoint {
+        node: pass.graph.constant(1.0),
+        guarded: false,
+    };
     let adjoints = pass.backprop(&[(root, one)], &|g: &Graph, id| {
         !g.flags(id).per_row && !g.op(id).is_leaf()
     });
@@ -48,9 +51,11 @@ pub fn hessian(graph: &mut Graph, gradient: &[NodeId], param_count: usize) -> Ve
         .iter()
         .map(|&g| grad(graph, g, param_count))
         .collect();
-    for i in 0..rows.len() {
-        for j in 0..i.min(param_count) {
-            rows[i][j] = rows[j][i];
+    // Mirror the upper triangle: entry (i, j) with j < i is taken from row j.
+    for i in 1..rows.len() {
+        let (upper, lower) = rows.split_at_mut(i);
+        for (j, above) in upper.iter().enumerate().take(param_count) {
+            lower[0][j] = above[i];
         }
     }
     rows
@@ -89,7 +94,11 @@ impl<'g> Differentiator<'g> {
 
     /// Reverse-mode accumulation from `seeds` through the nodes of `region`, in decreasing id
     /// order (users before operands). Returns the adjoints of the boundary nodes reached.
-    fn backprop(&mut self, seeds: &[(NodeId, Adjoint)], region: Region) -> FxHashMap<NodeId, Adjoint> {
+    fn backprop(
+        &mut self,
+        seeds: &[(NodeId, Adjoint)],
+        region: Region,
+    ) -> FxHashMap<NodeId, Adjoint> {
         let mut pending: FxHashMap<NodeId, Vec<Adjoint>> = FxHashMap::default();
         let mut queue: BinaryHeap<NodeId> = BinaryHeap::new();
         let mut boundary: FxHashMap<NodeId, Vec<Adjoint>> = FxHashMap::default();
@@ -132,7 +141,16 @@ impl<'g> Differentiator<'g> {
                     value
                 };
                 let guarded = guarded || adjoint.guarded || is_if;
-                contribute(self.graph, &mut pending, &mut queue, operand, Adjoint { node: value, guarded });
+                contribute(
+                    self.graph,
+                    &mut pending,
+                    &mut queue,
+                    operand,
+                    Adjoint {
+                        node: value,
+                        guarded,
+                    },
+                );
             }
         }
         boundary_order
@@ -161,11 +179,18 @@ impl<'g> Differentiator<'g> {
     }
 
     /// The contributions of `node` (with adjoint `a`) to its operands' adjoints.
-    fn local(&mut self, node: NodeId, adjoint: Adjoint, region: Region) -> Vec<(NodeId, NodeId, bool)> {
+    fn local(
+        &mut self,
+        node: NodeId,
+        adjoint: Adjoint,
+        region: Region,
+    ) -> Vec<(NodeId, NodeId, bool)> {
         let a = adjoint.node;
         let op = self.graph.op(node);
         match op {
-            Op::RowSum | Op::RowMean => return self.reduction(op, self.graph.args(node)[0], adjoint),
+            Op::RowSum | Op::RowMean => {
+                return self.reduction(op, self.graph.args(node)[0], adjoint);
+            }
             Op::If => {
                 let args = self.graph.args(node).to_vec();
                 return self.branches(node, &args, a, region);
@@ -337,7 +362,10 @@ impl<'g> Differentiator<'g> {
     /// `a · reduce(∂e/∂b)` for every row-free node `b` that the per-row argument `e` reads.
     fn reduction(&mut self, op: Op, argument: NodeId, a: Adjoint) -> Vec<(NodeId, NodeId, bool)> {
         let one = self.graph.constant(1.0);
-        let seed = Adjoint { node: one, guarded: a.guarded };
+        let seed = Adjoint {
+            node: one,
+            guarded: a.guarded,
+        };
         let inner = self.backprop(&[(argument, seed)], &|g: &Graph, id| {
             g.flags(id).per_row && !g.op(id).is_leaf()
         });
@@ -362,7 +390,10 @@ impl<'g> Differentiator<'g> {
         region: Region,
     ) -> Vec<(NodeId, NodeId, bool)> {
         let cond = args[0];
-        let one = Adjoint { node: self.graph.constant(1.0), guarded: false };
+        let one = Adjoint {
+            node: self.graph.constant(1.0),
+            guarded: false,
+        };
         let mut per_branch = Vec::with_capacity(2);
         for slot in [1, 2] {
             let branch = args[slot];
@@ -372,10 +403,7 @@ impl<'g> Differentiator<'g> {
             });
             per_branch.push(inner);
         }
-        let mut reached: Vec<NodeId> = per_branch
-            .iter()
-            .flat_map(|m| m.keys().copied())
-            .collect();
+        let mut reached: Vec<NodeId> = per_branch.iter().flat_map(|m| m.keys().copied()).collect();
         reached.sort_unstable();
         reached.dedup();
         let zero = self.graph.constant(0.0);

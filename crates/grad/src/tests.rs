@@ -7,7 +7,12 @@ use gradc_graph::random::{Shape, SplitMix, random_objective};
 use proptest::prelude::*;
 
 /// Value and gradient of `root` at `params`, via the interpreter.
-fn value_and_gradient(graph: &mut Graph, root: NodeId, params: &[f64], data: &Data) -> (f64, Vec<f64>) {
+fn value_and_gradient(
+    graph: &mut Graph,
+    root: NodeId,
+    params: &[f64],
+    data: &Data,
+) -> (f64, Vec<f64>) {
     let gradient = grad(graph, root, params.len());
     let mut roots = vec![root];
     roots.extend(&gradient);
@@ -98,8 +103,16 @@ fn reductions_give_mean_of_per_row_derivatives() {
     let (w0, b0) = (0.5, -1.0);
     let (_, gradient) = value_and_gradient(&mut g, loss, &[w0, b0], &data);
     let rows = [(1.0, 2.0), (2.0, 3.0), (3.0, 7.0)];
-    let dw: f64 = rows.iter().map(|(x, y)| 2.0 * (w0 * x + b0 - y) * x).sum::<f64>() / 3.0;
-    let db: f64 = rows.iter().map(|(x, y)| 2.0 * (w0 * x + b0 - y)).sum::<f64>() / 3.0;
+    let dw: f64 = rows
+        .iter()
+        .map(|(x, y)| 2.0 * (w0 * x + b0 - y) * x)
+        .sum::<f64>()
+        / 3.0;
+    let db: f64 = rows
+        .iter()
+        .map(|(x, y)| 2.0 * (w0 * x + b0 - y))
+        .sum::<f64>()
+        / 3.0;
     assert!((gradient[0] - dw).abs() < 1e-12 && (gradient[1] - db).abs() < 1e-12);
 }
 
@@ -116,18 +129,32 @@ fn gradient_graph_is_linear_in_the_forward_graph() {
     let forward = g.len();
     let gradient = grad(&mut g, h, 2);
     assert_eq!(gradient.len(), 2);
-    assert!(g.len() < 6 * forward, "{} nodes for {} forward", g.len(), forward);
+    assert!(
+        g.len() < 6 * forward,
+        "{} nodes for {} forward",
+        g.len(),
+        forward
+    );
 }
 
 /// Central finite difference of `root` in parameter `i` with its rounding noise, or `None`
 /// where finite differences cannot resolve the derivative: the function is not smooth at this
 /// scale (central differences at h and h/8 disagree — a kink, a pole of tan nearby) or a value
 /// is not finite.
-fn finite_difference(g: &Graph, root: NodeId, params: &[f64], i: usize, data: &Data) -> Option<(f64, f64)> {
+fn finite_difference(
+    g: &Graph,
+    root: NodeId,
+    params: &[f64],
+    i: usize,
+    data: &Data,
+) -> Option<(f64, f64)> {
     let at = |delta: f64| {
         let mut p = params.to_vec();
         p[i] += delta;
-        evaluate(g, &[root], &p, data).ok().map(|v| v[0]).filter(|v| v.is_finite())
+        evaluate(g, &[root], &p, data)
+            .ok()
+            .map(|v| v[0])
+            .filter(|v| v.is_finite())
     };
     let center = at(0.0)?;
     let central = |h: f64| -> Option<(f64, f64)> {
@@ -172,7 +199,11 @@ fn random_point(seed: u64, shape: Shape, rows: usize) -> (Vec<f64>, Data) {
     let data_rows: Vec<Vec<f64>> = (0..rows)
         .map(|_| (0..shape.inputs).map(|_| rng.uniform(-2.0, 2.0)).collect())
         .collect();
-    let data = if shape.inputs == 0 { Data::empty() } else { Data::from_rows(&data_rows) };
+    let data = if shape.inputs == 0 {
+        Data::empty()
+    } else {
+        Data::from_rows(&data_rows)
+    };
     (params, data)
 }
 
@@ -207,9 +238,9 @@ proptest! {
         let h = hessian(&mut g, &gradient, 2);
         prop_assert_eq!(h[0][1], h[1][0]);
         prop_assume!(regular_point(&g, root, &params, &data));
-        for i in 0..2 {
-            for j in 0..2 {
-                let exact = evaluate(&g, &[h[i][j]], &params, &data).expect("evaluation")[0];
+        for (i, row) in h.iter().enumerate() {
+            for (j, &entry) in row.iter().enumerate() {
+                let exact = evaluate(&g, &[entry], &params, &data).expect("evaluation")[0];
                 if let Some(fd) = finite_difference(&g, gradient[i], &params, j, &data) {
                     prop_assert!(
                         exact.is_finite() && close(exact, fd, 1e-3),
@@ -220,11 +251,3 @@ proptest! {
         }
     }
 }
-
-
-
-
-
-
-
-

@@ -129,7 +129,8 @@ impl Plan {
             .max()
             .unwrap_or(0) as usize;
         let mut row_free = vec![Vec::new(); max_stage + 1];
-        let mut reductions: Vec<(Vec<NodeId>, Vec<NodeId>)> = vec![Default::default(); max_stage + 1];
+        let mut reductions: Vec<(Vec<NodeId>, Vec<NodeId>)> =
+            vec![Default::default(); max_stage + 1];
         for &id in &cone {
             let NodeFlags { per_row, stage, .. } = graph.flags(id);
             let op = graph.op(id);
@@ -247,10 +248,13 @@ fn check_inputs(
                 });
             }
             Op::Input(i) => {
-                let column = data.columns.get(i as usize).ok_or(EvalError::MissingColumn {
-                    index: i as usize,
-                    given: data.columns.len(),
-                })?;
+                let column = data
+                    .columns
+                    .get(i as usize)
+                    .ok_or(EvalError::MissingColumn {
+                        index: i as usize,
+                        given: data.columns.len(),
+                    })?;
                 if column.len() != data.n_rows {
                     return Err(EvalError::RaggedColumn {
                         index: i as usize,

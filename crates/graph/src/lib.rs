@@ -11,4 +11,5 @@ pub use op::{CmpOp, Op};
 pub use program::{ColumnSource, Init, InputInfo, ParamInfo, Predict, Program, Span};
 pub mod count;
 pub mod interp;
+pub mod print;
 pub mod random;

@@ -1,0 +1,280 @@
+//! gradc-data: loading the CSV columns a model reads (LANGUAGE.md §6), with every problem
+//! reported by row and column before a run starts.
+//!
+//! The result is column-major (`columns[flat input index][row]`): a kernel that reads input `k`
+//! for consecutive rows streams through one contiguous array, and a mini-batch gathers rows by
+//! index from the same arrays. Only the columns the model uses are parsed and kept.
+#![forbid(unsafe_code)]
+
+use gradc_graph::interp::Data;
+use gradc_graph::{ColumnSource, InputInfo};
+use std::fmt;
+use std::path::Path;
+
+/// How many problems are listed before the report stops (the run does not start anyway).
+pub const MAX_REPORTED: usize = 20;
+
+/// One problem in a data file. Rows are file lines, counting the header as line 1, so that a
+/// user can go to them in an editor; columns are named by header and 1-based position.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum DataProblem {
+    #[error("cannot read the file: {0}")]
+    Io(String),
+    #[error("the file is empty: a header row is needed")]
+    Empty,
+    #[error("the file has a header but no data rows")]
+    NoRows,
+    #[error("line {line}: not valid CSV: {message}")]
+    Malformed { line: u64, message: String },
+    #[error("no column named \"{name}\" (for input `{input}`); the columns are: {available}")]
+    MissingColumn {
+        input: String,
+        name: String,
+        available: String,
+    },
+    #[error("input `{input}` reads column {position} (0-based) but the file has {width} columns")]
+    ColumnOutOfRange {
+        input: String,
+        position: usize,
+        width: usize,
+    },
+    #[error("line {line}: {found} cells, but the header has {expected}")]
+    Ragged {
+        line: u64,
+        expected: usize,
+        found: usize,
+    },
+    #[error("line {line}, column {column}: empty cell")]
+    EmptyCell { line: u64, column: ColumnName },
+    #[error("line {line}, column {column}: \"{text}\" is not a number")]
+    NotANumber {
+        line: u64,
+        column: ColumnName,
+        text: String,
+    },
+}
+
+/// A column as the user knows it: its header and 1-based position.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ColumnName {
+    pub header: String,
+    pub position: usize,
+}
+
+impl fmt::Display for ColumnName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "\"{}\" ({})", self.header, self.position)
+    }
+}
+
+/// Everything wrong with a data file (up to [`MAX_REPORTED`] problems), for one report.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DataError {
+    pub file: String,
+    pub problems: Vec<DataProblem>,
+    /// More problems were found than are listed.
+    pub truncated: bool,
+}
+
+impl fmt::Display for DataError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, problem) in self.problems.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{}: {problem}", self.file)?;
+        }
+        if self.truncated {
+            write!(f, "\n{}: (more problems not shown)", self.file)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for DataError {}
+
+/// Loads the columns of `inputs` from a CSV file.
+pub fn load(path: &Path, inputs: &[InputInfo]) -> Result<Data, DataError> {
+    let file = path.display().to_string();
+    let text = std::fs::read(path).map_err(|e| DataError {
+        file: file.clone(),
+        problems: vec![DataProblem::Io(e.to_string())],
+        truncated: false,
+    })?;
+    parse(&file, &text, inputs)
+}
+
+/// Parses CSV text (with a header row) into the columns of `inputs`, in their flat order.
+pub fn parse(file: &str, text: &[u8], inputs: &[InputInfo]) -> Result<Data, DataError> {
+    let mut report = Report::default();
+    let data = parse_into(text, inputs, &mut report);
+    match data {
+        Some(data) if report.problems.is_empty() => Ok(data),
+        _ => Err(DataError {
+            file: file.to_string(),
+            problems: report.problems,
+            truncated: report.truncated,
+        }),
+    }
+}
+
+#[derive(Default)]
+struct Report {
+    problems: Vec<DataProblem>,
+    truncated: bool,
+}
+
+impl Report {
+    fn push(&mut self, problem: DataProblem) {
+        if self.problems.len() < MAX_REPORTED {
+            self.problems.push(problem);
+        } else {
+            self.truncated = true;
+        }
+    }
+}
+
+fn parse_into(text: &[u8], inputs: &[InputInfo], report: &mut Report) -> Option<Data> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(text);
+    let mut records = reader.records();
+    let header = match records.next() {
+        None => {
+            report.push(DataProblem::Empty);
+            return None;
+        }
+        Some(Err(e)) => {
+            report.push(malformed(&e));
+            return None;
+        }
+        Some(Ok(record)) => record,
+    };
+    let header: Vec<String> = header.iter().map(str::to_string).collect();
+    if header.iter().all(String::is_empty) {
+        report.push(DataProblem::Empty);
+        return None;
+    }
+    let used = resolve_columns(&header, inputs, report)?;
+    let mut columns: Vec<Vec<f64>> = vec![Vec::new(); used.len()];
+    let mut rows = 0usize;
+    for record in records {
+        let record = match record {
+            Ok(record) => record,
+            Err(e) => {
+                report.push(malformed(&e));
+                continue;
+            }
+        };
+        let line = record.position().map_or(0, |p| p.line());
+        if record.len() == 1 && record.get(0) == Some("") {
+            // A blank line (often the last one): not a row.
+            continue;
+        }
+        if record.len() != header.len() {
+            report.push(DataProblem::Ragged {
+                line,
+                expected: header.len(),
+                found: record.len(),
+            });
+            continue;
+        }
+        rows += 1;
+        for (k, &c) in used.iter().enumerate() {
+            let cell = record.get(c).unwrap_or("");
+            let column = || ColumnName {
+                header: header[c].clone(),
+                position: c + 1,
+            };
+            match parse_number(cell) {
+                Ok(value) => columns[k].push(value),
+                Err(()) if cell.is_empty() => report.push(DataProblem::EmptyCell {
+                    line,
+                    column: column(),
+                }),
+                Err(()) => report.push(DataProblem::NotANumber {
+                    line,
+                    column: column(),
+                    text: cell.to_string(),
+                }),
+            }
+        }
+    }
+    if rows == 0 && report.problems.is_empty() {
+        report.push(DataProblem::NoRows);
+    }
+    Some(Data {
+        n_rows: rows,
+        columns,
+    })
+}
+
+fn malformed(error: &csv::Error) -> DataProblem {
+    DataProblem::Malformed {
+        line: error.position().map_or(0, |p| p.line()),
+        message: error.to_string(),
+    }
+}
+
+/// A finite number. `nan` and `inf` are refused: a model cannot be fitted to them, and in a
+/// CSV they almost always mark a missing value.
+fn parse_number(cell: &str) -> Result<f64, ()> {
+    match cell.parse::<f64>() {
+        Ok(v) if v.is_finite() => Ok(v),
+        _ => Err(()),
+    }
+}
+
+/// The file column of each flat input element, in flat order.
+fn resolve_columns(
+    header: &[String],
+    inputs: &[InputInfo],
+    report: &mut Report,
+) -> Option<Vec<usize>> {
+    let mut used = Vec::new();
+    let mut ok = true;
+    for input in inputs {
+        match &input.columns {
+            ColumnSource::Headers(names) => {
+                for name in names {
+                    match header.iter().position(|h| h == name) {
+                        Some(c) => used.push(c),
+                        None => {
+                            ok = false;
+                            report.push(DataProblem::MissingColumn {
+                                input: input.name.clone(),
+                                name: name.clone(),
+                                available: header
+                                    .iter()
+                                    .map(|h| format!("\"{h}\""))
+                                    .collect::<Vec<_>>()
+                                    .join(", "),
+                            });
+                        }
+                    }
+                }
+            }
+            ColumnSource::Positions { start, end } => {
+                for position in *start..*end {
+                    if position < header.len() {
+                        used.push(position);
+                    } else {
+                        ok = false;
+                        report.push(DataProblem::ColumnOutOfRange {
+                            input: input.name.clone(),
+                            position,
+                            width: header.len(),
+                        });
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    ok.then_some(used)
+}
+
+#[cfg(test)]
+mod tests;

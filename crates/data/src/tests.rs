@@ -1,0 +1,115 @@
+//! Tests of CSV loading: every problem of LANGUAGE.md §6 with its message snapshotted.
+
+use super::*;
+
+fn input(name: &str, columns: ColumnSource, len: usize, offset: usize) -> InputInfo {
+    InputInfo {
+        name: name.to_string(),
+        shape: if len == 1 { vec![] } else { vec![len] },
+        offset,
+        columns,
+    }
+}
+
+fn headers(names: &[&str]) -> ColumnSource {
+    ColumnSource::Headers(names.iter().map(|s| s.to_string()).collect())
+}
+
+/// The model of these tests: `input x[2] = a, "b c"` and `input y = columns 3..4`.
+fn inputs() -> Vec<InputInfo> {
+    vec![
+        input("x", headers(&["a", "b c"]), 2, 0),
+        input("y", ColumnSource::Positions { start: 3, end: 4 }, 1, 2),
+    ]
+}
+
+fn check_error(csv: &str) -> String {
+    match parse("data.csv", csv.as_bytes(), &inputs()) {
+        Ok(data) => panic!("expected an error, got {data:?}"),
+        Err(error) => error.to_string(),
+    }
+}
+
+#[test]
+fn loads_used_columns_column_major() {
+    let csv = "a,\"b c\",unused,y\n1,2,x,3\n4, 5 ,,6\n\n";
+    let data = parse("data.csv", csv.as_bytes(), &inputs()).expect("valid");
+    assert_eq!(data.n_rows, 2);
+    assert_eq!(
+        data.columns,
+        vec![vec![1.0, 4.0], vec![2.0, 5.0], vec![3.0, 6.0]]
+    );
+}
+
+#[test]
+fn numbers_in_every_notation() {
+    let csv = "a,b c,u,y\n.5,1e-3,0,-2.5E+4\n";
+    let data = parse("data.csv", csv.as_bytes(), &inputs()).expect("valid");
+    assert_eq!(data.columns, vec![vec![0.5], vec![1e-3], vec![-2.5e4]]);
+}
+
+#[test]
+fn missing_column() {
+    insta::assert_snapshot!(check_error("a,b,u,y\n1,2,3,4\n"), @r#"data.csv: no column named "b c" (for input `x`); the columns are: "a", "b", "u", "y""#);
+}
+
+#[test]
+fn position_beyond_the_last_column() {
+    insta::assert_snapshot!(check_error("a,b c\n1,2\n"), @"data.csv: input `y` reads column 3 (0-based) but the file has 2 columns");
+}
+
+#[test]
+fn empty_cell() {
+    insta::assert_snapshot!(check_error("a,b c,u,y\n1,2,3,4\n1,,3,4\n"), @r#"data.csv: line 3, column "b c" (2): empty cell"#);
+}
+
+#[test]
+fn non_numeric_cell() {
+    insta::assert_snapshot!(check_error("a,b c,u,y\n1,2,3,four\n"), @r#"data.csv: line 2, column "y" (4): "four" is not a number"#);
+}
+
+#[test]
+fn nan_and_infinity_are_refused() {
+    insta::assert_snapshot!(check_error("a,b c,u,y\nnan,inf,3,4\n"), @r#"
+    data.csv: line 2, column "a" (1): "nan" is not a number
+    data.csv: line 2, column "b c" (2): "inf" is not a number
+    "#);
+}
+
+#[test]
+fn ragged_row() {
+    insta::assert_snapshot!(check_error("a,b c,u,y\n1,2,3,4\n1,2,3\n"), @"data.csv: line 3: 3 cells, but the header has 4");
+}
+
+#[test]
+fn empty_file() {
+    insta::assert_snapshot!(check_error(""), @"data.csv: the file is empty: a header row is needed");
+}
+
+#[test]
+fn header_only() {
+    insta::assert_snapshot!(check_error("a,b c,u,y\n"), @"data.csv: the file has a header but no data rows");
+}
+
+#[test]
+fn unused_columns_may_hold_anything() {
+    let csv = "a,b c,notes,y\n1,2,hello world,3\n";
+    assert!(parse("data.csv", csv.as_bytes(), &inputs()).is_ok());
+}
+
+#[test]
+fn every_problem_is_reported_up_to_a_limit() {
+    let mut csv = String::from("a,b c,u,y\n");
+    for _ in 0..30 {
+        csv.push_str("x,2,3,4\n");
+    }
+    let error = parse("data.csv", csv.as_bytes(), &inputs()).expect_err("invalid");
+    assert_eq!(error.problems.len(), MAX_REPORTED);
+    assert!(error.truncated);
+}
+
+#[test]
+fn unreadable_file() {
+    let error = load(Path::new("/no/such/file.csv"), &inputs()).expect_err("missing");
+    assert!(matches!(error.problems[0], DataProblem::Io(_)), "{error}");
+}

@@ -1,0 +1,279 @@
+//! gradc-minimize: the optimizers of the lecture notes, driving an [`Objective`] that they know
+//! nothing else about (not the graph, not the native code).
+//!
+//! `minimize` runs one loop for every first-order method: evaluate the loss and gradient (on a
+//! mini-batch for `sgd`), check the stopping rules, take the method's step with the scheduled
+//! learning rate. The update formulas are in [`method`], the schedules in [`schedule`].
+#![forbid(unsafe_code)]
+
+pub mod method;
+pub mod schedule;
+
+pub use method::{Method, MethodState};
+pub use schedule::Schedule;
+
+use gradc_graph::random::SplitMix;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Which rows an evaluation covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Batch<'a> {
+    All,
+    /// A mini-batch: the objective's row means are over these rows and row sums are scaled by
+    /// N/B (LANGUAGE.md §4).
+    Rows(&'a [usize]),
+}
+
+/// A differentiable function of the flat parameter vector, over data rows.
+pub trait Objective {
+    fn param_count(&self) -> usize;
+    /// The number of data rows (0 for a model without data).
+    fn row_count(&self) -> usize;
+    fn value(&self, params: &[f64], batch: Batch) -> f64;
+    /// The value, writing the gradient into `grad` (of length `param_count()`).
+    fn value_grad(&self, params: &[f64], batch: Batch, grad: &mut [f64]) -> f64;
+}
+
+/// Why a run stopped, as reported in `stop_reason`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopReason {
+    /// `|L_k − L_(k−1)| < tol`.
+    Tolerance,
+    MaxSteps,
+    /// The gradient norm fell below the threshold.
+    Gradient,
+    /// The loss became NaN or infinite, or exploded.
+    Diverged,
+    Interrupted,
+}
+
+impl StopReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StopReason::Tolerance => "tolerance",
+            StopReason::MaxSteps => "max_steps",
+            StopReason::Gradient => "gradient",
+            StopReason::Diverged => "diverged",
+            StopReason::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// Settings of a run; `Default` gives the contract's defaults.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Settings {
+    pub method: Method,
+    pub learning_rate: f64,
+    pub schedule: Schedule,
+    /// The most parameter updates.
+    pub steps: usize,
+    /// Mini-batch size for `sgd`.
+    pub batch: usize,
+    /// Stop when `|L_k − L_(k−1)| < tol`; 0 disables the rule.
+    pub tol: f64,
+    /// Stop when the gradient's Euclidean norm is below this; 0 disables the rule.
+    pub gradient_tol: f64,
+    /// Seeds the mini-batch shuffles.
+    pub seed: u64,
+    /// A loss this many times larger than the first (and than 1) counts as divergence.
+    pub explode_factor: f64,
+    /// Record every `history_every`-th loss (the first and last are always recorded).
+    pub history_every: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            method: Method::default(),
+            learning_rate: 0.01,
+            schedule: Schedule::Constant,
+            steps: 1000,
+            batch: 32,
+            tol: 0.0,
+            gradient_tol: 1e-12,
+            seed: 0,
+            explode_factor: 1e12,
+            history_every: 1,
+        }
+    }
+}
+
+/// The result of a run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outcome {
+    /// The last parameters with a finite loss.
+    pub params: Vec<f64>,
+    /// The loss at `params` (on the last batch for `sgd`).
+    pub loss: f64,
+    /// Parameter updates taken.
+    pub steps: usize,
+    pub stop_reason: StopReason,
+    /// `(step, loss)` pairs.
+    pub history: Vec<(usize, f64)>,
+    /// For a diverged run: the step at which the loss went bad, and the parameters that made
+    /// it so (for the caller to locate the first non-finite value).
+    pub divergence: Option<Divergence>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Divergence {
+    pub step: usize,
+    pub loss: f64,
+    pub bad_params: Vec<f64>,
+}
+
+/// Observes a run: called after every evaluation with the step and loss. Returning `false`
+/// asks the run to stop (as an interruption).
+pub trait Progress {
+    fn step(&mut self, step: usize, loss: f64) -> bool;
+}
+
+/// No observer.
+pub struct Silent;
+
+impl Progress for Silent {
+    fn step(&mut self, _: usize, _: f64) -> bool {
+        true
+    }
+}
+
+/// Runs a first-order method from `start`. `interrupt` is polled once per step (Ctrl-C).
+pub fn minimize(
+    objective: &dyn Objective,
+    start: &[f64],
+    settings: &Settings,
+    interrupt: &AtomicBool,
+    progress: &mut dyn Progress,
+) -> Outcome {
+    let n = objective.param_count();
+    let mut params = start.to_vec();
+    let mut grad = vec![0.0; n];
+    let mut state = MethodState::new(settings.method, n);
+    let mut batches = Batches::new(objective.row_count(), settings);
+    let mut history = Vec::new();
+    let mut previous: Option<f64> = None;
+    let mut first: Option<f64> = None;
+    let mut step = 0usize;
+    let mut lookahead = vec![0.0; n];
+    // The parameters before the latest update: what is kept if that update diverged.
+    let mut last_good: Option<Vec<f64>> = None;
+    loop {
+        let batch = batches.next();
+        let batch = batch.as_deref().map_or(Batch::All, Batch::Rows);
+        let loss = objective.value_grad(&params, batch, &mut grad);
+        let first_loss = *first.get_or_insert(loss);
+        let exploded = loss.abs() > settings.explode_factor * first_loss.abs().max(1.0);
+        if !loss.is_finite() || exploded || grad.iter().any(|g| !g.is_finite()) {
+            let last_good = last_good.take().unwrap_or_else(|| params.clone());
+            let good_loss = previous.unwrap_or(f64::NAN);
+            history.push((step, loss));
+            return Outcome {
+                params: last_good,
+                loss: good_loss,
+                steps: step,
+                stop_reason: StopReason::Diverged,
+                history,
+                divergence: Some(Divergence {
+                    step,
+                    loss,
+                    bad_params: params,
+                }),
+            };
+        }
+        if step.is_multiple_of(settings.history_every.max(1)) {
+            history.push((step, loss));
+        }
+        let keep_going = progress.step(step, loss);
+        let stop = if !keep_going || interrupt.load(Ordering::Relaxed) {
+            Some(StopReason::Interrupted)
+        } else if previous.is_some_and(|p| (loss - p).abs() < settings.tol) {
+            Some(StopReason::Tolerance)
+        } else if norm(&grad) < settings.gradient_tol {
+            Some(StopReason::Gradient)
+        } else if step >= settings.steps {
+            Some(StopReason::MaxSteps)
+        } else {
+            None
+        };
+        if let Some(stop_reason) = stop {
+            if history.last().map(|h| h.0) != Some(step) {
+                history.push((step, loss));
+            }
+            return Outcome {
+                params,
+                loss,
+                steps: step,
+                stop_reason,
+                history,
+                divergence: None,
+            };
+        }
+        previous = Some(loss);
+        let lr = settings.schedule.rate(settings.learning_rate, step);
+        if settings.method.is_nesterov() {
+            // The gradient at the look-ahead point x + β·Δx (the notes' formula).
+            state.lookahead(&params, &mut lookahead);
+            objective.value_grad(&lookahead, batch, &mut grad);
+        }
+        match &mut last_good {
+            Some(buffer) => buffer.copy_from_slice(&params),
+            None => last_good = Some(params.clone()),
+        }
+        state.update(&mut params, &grad, lr);
+        step += 1;
+    }
+}
+
+/// The Euclidean norm.
+pub fn norm(v: &[f64]) -> f64 {
+    v.iter().map(|x| x * x).sum::<f64>().sqrt()
+}
+
+/// Mini-batches for `sgd`: consecutive slices of a permutation of the rows, reshuffled each
+/// epoch from the seed. Other methods use all rows.
+struct Batches {
+    order: Vec<usize>,
+    position: usize,
+    size: usize,
+    rng: SplitMix,
+    active: bool,
+}
+
+impl Batches {
+    fn new(rows: usize, settings: &Settings) -> Batches {
+        let active = settings.method.is_sgd() && rows > 0;
+        let mut batches = Batches {
+            order: (0..rows).collect(),
+            position: rows,
+            size: settings.batch.clamp(1, rows.max(1)),
+            rng: SplitMix::new(settings.seed),
+            active,
+        };
+        batches.position = batches.order.len();
+        batches
+    }
+
+    fn next(&mut self) -> Option<Vec<usize>> {
+        if !self.active {
+            return None;
+        }
+        if self.position + self.size > self.order.len() {
+            self.shuffle();
+        }
+        let batch = self.order[self.position..self.position + self.size].to_vec();
+        self.position += self.size;
+        Some(batch)
+    }
+
+    /// Fisher–Yates with the run's generator.
+    fn shuffle(&mut self) {
+        for i in (1..self.order.len()).rev() {
+            let j = self.rng.below(i + 1);
+            self.order.swap(i, j);
+        }
+        self.position = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests;

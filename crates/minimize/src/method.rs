@@ -1,0 +1,132 @@
+//! The update rules of the first-order methods, exactly as the lecture notes write them
+//! (`../shared/seeds/`: notes 001 for momentum and Nesterov, notes 004 for AdaGrad, RMSprop and
+//! the Adam paper's Algorithm 1).
+
+/// A first-order method and its hyper-parameters.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub enum Method {
+    /// Full-batch gradient descent: `x ← x − η∇F(x)`.
+    #[default]
+    Gd,
+    /// Mini-batch stochastic gradient descent: the same step on a batch's gradient.
+    Sgd,
+    /// `Δx ← βΔx − η∇F(x)`, `x ← x + Δx`.
+    Momentum { beta: f64 },
+    /// `Δx ← βΔx − η∇F(x + βΔx)`, `x ← x + Δx`.
+    Nesterov { beta: f64 },
+    /// `h ← h + g²`, `x ← x − η g / (√h + ε)`.
+    Adagrad { eps: f64 },
+    /// `h ← αh + (1 − α)g²`, `x ← x − η g / (√h + ε)`.
+    Rmsprop { decay: f64, eps: f64 },
+    /// Adam with bias-corrected moments.
+    Adam { beta1: f64, beta2: f64, eps: f64 },
+}
+
+impl Method {
+    /// The method's name as on the command line.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Method::Gd => "gd",
+            Method::Sgd => "sgd",
+            Method::Momentum { .. } => "momentum",
+            Method::Nesterov { .. } => "nesterov",
+            Method::Adagrad { .. } => "adagrad",
+            Method::Rmsprop { .. } => "rmsprop",
+            Method::Adam { .. } => "adam",
+        }
+    }
+
+    pub fn is_nesterov(&self) -> bool {
+        matches!(self, Method::Nesterov { .. })
+    }
+
+    pub fn is_sgd(&self) -> bool {
+        matches!(self, Method::Sgd)
+    }
+}
+
+/// A method's running state: velocities, accumulated squares, moments.
+#[derive(Clone, Debug)]
+pub struct MethodState {
+    method: Method,
+    /// Δx for momentum and Nesterov, m for Adam.
+    first: Vec<f64>,
+    /// h for AdaGrad and RMSprop, v for Adam.
+    second: Vec<f64>,
+    /// β₁ᵗ and β₂ᵗ for Adam's bias correction. Clamped to 0 once they would become subnormal:
+    /// arithmetic on subnormals is many times slower on x86, and `1 − β^t` is exactly 1 long
+    /// before, so the clamp changes no result.
+    beta1_power: f64,
+    beta2_power: f64,
+}
+
+impl MethodState {
+    pub fn new(method: Method, n: usize) -> MethodState {
+        MethodState {
+            method,
+            first: vec![0.0; n],
+            second: vec![0.0; n],
+            beta1_power: 1.0,
+            beta2_power: 1.0,
+        }
+    }
+
+    /// Nesterov's look-ahead point `x + βΔx`.
+    pub fn lookahead(&self, params: &[f64], out: &mut [f64]) {
+        let beta = match self.method {
+            Method::Nesterov { beta } => beta,
+            _ => 0.0,
+        };
+        for ((o, x), d) in out.iter_mut().zip(params).zip(&self.first) {
+            *o = x + beta * d;
+        }
+    }
+
+    /// Takes one step with learning rate `lr` and gradient `grad` (for Nesterov: the gradient
+    /// at the look-ahead point).
+    pub fn update(&mut self, params: &mut [f64], grad: &[f64], lr: f64) {
+        match self.method {
+            Method::Gd | Method::Sgd => {
+                for (x, g) in params.iter_mut().zip(grad) {
+                    *x -= lr * g;
+                }
+            }
+            Method::Momentum { beta } | Method::Nesterov { beta } => {
+                for ((x, g), d) in params.iter_mut().zip(grad).zip(&mut self.first) {
+                    *d = beta * *d - lr * g;
+                    *x += *d;
+                }
+            }
+            Method::Adagrad { eps } => {
+                for ((x, g), h) in params.iter_mut().zip(grad).zip(&mut self.second) {
+                    *h += g * g;
+                    *x -= lr * g / (h.sqrt() + eps);
+                }
+            }
+            Method::Rmsprop { decay, eps } => {
+                for ((x, g), h) in params.iter_mut().zip(grad).zip(&mut self.second) {
+                    *h = decay * *h + (1.0 - decay) * g * g;
+                    *x -= lr * g / (h.sqrt() + eps);
+                }
+            }
+            Method::Adam { beta1, beta2, eps } => {
+                self.beta1_power = flush_subnormal(self.beta1_power * beta1);
+                self.beta2_power = flush_subnormal(self.beta2_power * beta2);
+                let correction1 = 1.0 - self.beta1_power;
+                let correction2 = 1.0 - self.beta2_power;
+                let moments = self.first.iter_mut().zip(&mut self.second);
+                for ((x, g), (m, v)) in params.iter_mut().zip(grad).zip(moments) {
+                    *m = beta1 * *m + (1.0 - beta1) * g;
+                    *v = beta2 * *v + (1.0 - beta2) * g * g;
+                    let m_hat = *m / correction1;
+                    let v_hat = *v / correction2;
+                    *x -= lr * m_hat / (v_hat.sqrt() + eps);
+                }
+            }
+        }
+    }
+}
+
+fn flush_subnormal(x: f64) -> f64 {
+    if x < f64::MIN_POSITIVE { 0.0 } else { x }
+}
