@@ -318,3 +318,118 @@ mod tests {
         );
     }
 }
+
+/// Where a non-finite value of a root first appeared.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Origin {
+    /// The node whose value is non-finite although its operands are finite.
+    pub node: NodeId,
+    /// The data row, for a per-row node.
+    pub row: Option<usize>,
+}
+
+/// Follows a non-finite root back to where the non-finite value was born: from the root, step to
+/// an operand that is itself non-finite (only the branch an `if` takes; the first row where a
+/// reduction's argument is non-finite), until every operand is finite. `None` when the root is
+/// finite.
+pub fn trace_non_finite(
+    graph: &Graph,
+    root: NodeId,
+    params: &[f64],
+    data: &Data,
+) -> Result<Option<Origin>, EvalError> {
+    let cone = graph.cone(&[root]);
+    let row_free: Vec<NodeId> = cone
+        .iter()
+        .copied()
+        .filter(|&id| !graph.flags(id).per_row)
+        .collect();
+    let values = evaluate(graph, &row_free, params, data)?;
+    let mut value_of: Vec<f64> = vec![f64::NAN; graph.len()];
+    for (id, v) in row_free.iter().zip(&values) {
+        value_of[id.index()] = *v;
+    }
+    if value_of[root.index()].is_finite() {
+        return Ok(None);
+    }
+    let mut node = root;
+    let mut row: Option<usize> = None;
+    let mut row_values: Vec<f64> = Vec::new();
+    loop {
+        let value = |id: NodeId| match row {
+            Some(_) if graph.flags(id).per_row => row_values[id.index()],
+            _ => value_of[id.index()],
+        };
+        let args = graph.args(node).to_vec();
+        let next = match graph.op(node) {
+            Op::If => {
+                let taken = if value(args[0]) != 0.0 {
+                    args[1]
+                } else {
+                    args[2]
+                };
+                (!value(taken).is_finite()).then_some(taken)
+            }
+            op if op.is_row_reduction() && row.is_none() => {
+                let argument = args[0];
+                let per_row = per_row_cone(graph, &[argument]);
+                let mut found = None;
+                for r in 0..data.n_rows {
+                    let mut values = value_of.clone();
+                    for &id in &per_row {
+                        values[id.index()] = eval_node(graph, id, &values, params, data, r);
+                    }
+                    if !values[argument.index()].is_finite() {
+                        found = Some((r, values));
+                        break;
+                    }
+                }
+                match found {
+                    Some((r, values)) => {
+                        row = Some(r);
+                        row_values = values;
+                        Some(argument)
+                    }
+                    None => None,
+                }
+            }
+            _ => args.iter().copied().find(|&a| !value(a).is_finite()),
+        };
+        match next {
+            Some(operand) => node = operand,
+            None => return Ok(Some(Origin { node, row })),
+        }
+    }
+}
+
+#[cfg(test)]
+mod trace_tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_operation_and_row_where_nan_is_born() {
+        // mean(log(w * x)) with x = 1, 2, −3, 4 and w = 1: log(−3) is NaN in row 2.
+        let mut g = Graph::new();
+        let w = g.param(0);
+        let x = g.input(0);
+        let wx = g.mul(w, x);
+        let log = g.unary(Op::Log, wx);
+        let two = g.constant(2.0);
+        let scaled = g.mul(two, log);
+        let mean = g.unary(Op::RowMean, scaled);
+        let data = Data::from_rows(&[vec![1.0], vec![2.0], vec![-3.0], vec![4.0]]);
+        let origin = trace_non_finite(&g, mean, &[1.0], &data).expect("evaluates");
+        assert_eq!(
+            origin,
+            Some(Origin {
+                node: log,
+                row: Some(2)
+            })
+        );
+        let data = Data::from_rows(&[vec![1.0]]);
+        assert_eq!(
+            trace_non_finite(&g, mean, &[1.0], &data).expect("evaluates"),
+            None
+        );
+    }
+}

@@ -1,0 +1,54 @@
+//! gradc-lower: the syntax tree to the expression graph. Resolves names, checks shapes and the
+//! row rule (LANGUAGE.md §4), evaluates constants, and unrolls vectors and matrices into scalar
+//! graph nodes.
+#![forbid(unsafe_code)]
+
+mod call;
+mod constant;
+mod declare;
+pub mod dump;
+mod expr;
+mod free_index;
+mod lowerer;
+mod scope;
+mod value;
+
+use gradc_graph::Program;
+use gradc_syntax::ast::File;
+use gradc_syntax::{Diagnostic, parse};
+
+pub use dump::dump_program;
+
+/// Lowers a parsed file. Statements with syntax errors are skipped quietly (their names are
+/// declared, so their uses report nothing more). Returns the program and the semantic errors;
+/// the program is only meaningful when there are none.
+pub fn lower(file: &File, source: &str) -> (Program, Vec<Diagnostic>) {
+    lowerer::Lowerer::new(source).run(file)
+}
+
+/// Parses and lowers `source`, returning every error found (syntax and semantic, in source
+/// order) or the program.
+pub fn compile(source: &str) -> Result<Program, Vec<Diagnostic>> {
+    let parsed = parse(source);
+    let (program, semantic) = lower(&parsed.file, source);
+    let mut errors = parsed.errors;
+    errors.extend(semantic);
+    if errors.is_empty() {
+        return Ok(program);
+    }
+    errors.sort_by_key(|d| d.primary.span.start);
+    Err(errors)
+}
+
+/// The whole front end on arbitrary bytes, for the fuzz target: must never panic.
+pub fn fuzz_compile(bytes: &[u8]) {
+    let source = String::from_utf8_lossy(bytes);
+    let result = compile(&source);
+    if let Err(errors) = result {
+        // Rendering is part of the front end a user sees, so it is fuzzed too.
+        let _ = gradc_syntax::render("fuzz.loss", &source, &errors, false);
+    }
+}
+
+#[cfg(test)]
+mod tests;

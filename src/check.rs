@@ -1,0 +1,116 @@
+//! `gradc check`: the derived gradient against central finite differences of the objective, on
+//! the real data (LANGUAGE.md §5).
+
+use crate::objective::{Batch, Objective};
+
+/// The comparison at one point.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckReport {
+    pub value: f64,
+    /// The derived gradient, per flat parameter element.
+    pub gradient: Vec<f64>,
+    /// Central differences, per flat parameter element.
+    pub finite_difference: Vec<f64>,
+    /// `|g − d| / max(|g|, |d|, 1e-6)` per flat parameter element: relative where the
+    /// derivative is not tiny, absolute (scaled by 1e6) where it is.
+    pub relative_error: Vec<f64>,
+    pub max_relative_error: f64,
+}
+
+/// The default tolerance on the relative error.
+pub const DEFAULT_TOLERANCE: f64 = 1e-5;
+
+/// Compares the gradient with central differences `(f(x + h) − f(x − h)) / 2h`, with
+/// `h = ∛ε · max(1, |x|)`, the step that balances truncation and rounding error.
+pub fn check(objective: &dyn Objective, params: &[f64]) -> CheckReport {
+    let mut gradient = vec![0.0; params.len()];
+    let value = objective.value_grad(params, Batch::All, &mut gradient);
+    let mut point = params.to_vec();
+    let finite_difference: Vec<f64> = (0..params.len())
+        .map(|i| {
+            let h = f64::EPSILON.cbrt() * params[i].abs().max(1.0);
+            point[i] = params[i] + h;
+            let plus = objective.value(&point, Batch::All);
+            point[i] = params[i] - h;
+            let minus = objective.value(&point, Batch::All);
+            point[i] = params[i];
+            (plus - minus) / (2.0 * h)
+        })
+        .collect();
+    let relative_error: Vec<f64> = gradient
+        .iter()
+        .zip(&finite_difference)
+        .map(|(g, d)| relative_error(*g, *d))
+        .collect();
+    let max_relative_error = if relative_error.iter().any(|e| e.is_nan()) {
+        f64::NAN
+    } else {
+        relative_error.iter().copied().fold(0.0, f64::max)
+    };
+    CheckReport {
+        value,
+        gradient,
+        finite_difference,
+        relative_error,
+        max_relative_error,
+    }
+}
+
+fn relative_error(g: f64, d: f64) -> f64 {
+    if g == d {
+        return 0.0;
+    }
+    (g - d).abs() / g.abs().max(d.abs()).max(1e-6)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Square;
+
+    impl Objective for Square {
+        fn param_count(&self) -> usize {
+            2
+        }
+        fn row_count(&self) -> usize {
+            0
+        }
+        fn value(&self, p: &[f64], _: Batch) -> f64 {
+            p[0] * p[0] + 3.0 * p[1]
+        }
+        fn value_grad(&self, p: &[f64], b: Batch, g: &mut [f64]) -> f64 {
+            g[0] = 2.0 * p[0];
+            g[1] = 3.0;
+            self.value(p, b)
+        }
+    }
+
+    #[test]
+    fn agrees_on_a_correct_gradient() {
+        let report = check(&Square, &[1.5, -2.0]);
+        assert!(report.max_relative_error < 1e-8, "{report:?}");
+        assert_eq!(report.gradient, vec![3.0, 3.0]);
+    }
+
+    #[test]
+    fn catches_a_wrong_gradient() {
+        struct Wrong;
+        impl Objective for Wrong {
+            fn param_count(&self) -> usize {
+                1
+            }
+            fn row_count(&self) -> usize {
+                0
+            }
+            fn value(&self, p: &[f64], _: Batch) -> f64 {
+                p[0] * p[0]
+            }
+            fn value_grad(&self, p: &[f64], b: Batch, g: &mut [f64]) -> f64 {
+                g[0] = 2.1 * p[0];
+                self.value(p, b)
+            }
+        }
+        assert!(check(&Wrong, &[1.0]).max_relative_error > 0.04);
+    }
+}

@@ -1,0 +1,70 @@
+//! Explaining a diverged run: the step, the parameter, and the term and data row where the
+//! first non-finite value appeared.
+
+use gradc_graph::Program;
+use gradc_graph::interp::{Data, trace_non_finite};
+use gradc_minimize::Divergence;
+
+/// The 1-based line and column of a byte offset.
+pub fn line_col(source: &str, offset: usize) -> (usize, usize) {
+    let before = &source[..offset.min(source.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+/// The message for a diverged run. The loss is re-evaluated by the interpreter on the model's
+/// own (unsimplified) graph, whose nodes carry source spans.
+pub fn explain(
+    program: &Program,
+    file: &str,
+    source: &str,
+    data: &Data,
+    divergence: &Divergence,
+) -> String {
+    let mut message = format!(
+        "error: the loss diverged at step {}: it became {}; the last finite parameters are kept",
+        divergence.step, divergence.loss
+    );
+    if let Some(i) = divergence.bad_params.iter().position(|p| !p.is_finite()) {
+        message.push_str(&format!(
+            "\n  parameter {} became {}",
+            program.param_element_name(i),
+            divergence.bad_params[i]
+        ));
+    }
+    let origin = trace_non_finite(
+        &program.graph,
+        program.objective,
+        &divergence.bad_params,
+        data,
+    );
+    if let Ok(Some(origin)) = origin {
+        if let Some(span) = program.spans.get(&origin.node) {
+            let (line, column) = line_col(source, span.start);
+            let text = source.get(span.clone()).unwrap_or("").trim();
+            message.push_str(&format!(
+                "\n  --> {file}:{line}:{column}: `{text}` is not finite"
+            ));
+        }
+        if let Some(row) = origin.row {
+            // Rows are numbered from 1, the first row after the header.
+            message.push_str(&format!(" in data row {}", row + 1));
+        }
+    } else if divergence.loss.is_finite() {
+        message.push_str("\n  the loss grew by more than 1e12 times its first value");
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::line_col;
+
+    #[test]
+    fn lines_and_columns_count_from_one() {
+        let source = "param x\nminimize log(x)\n";
+        assert_eq!(line_col(source, 0), (1, 1));
+        assert_eq!(line_col(source, 17), (2, 10));
+    }
+}
