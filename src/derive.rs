@@ -98,31 +98,31 @@ pub fn derive(program: &Program, config: &DeriveConfig) -> Derived {
         };
     }
 
-    // The forward count is the objective simplified on its own; the gradient count is the
-    // objective and gradient simplified together, which is what `run` executes.
-    let forward = gradc_simplify::simplify(&graph, &[objective], &config.simplify);
+    // The forward count is the objective simplified on its own. The gradient is then derived
+    // twice: from the simplified objective (where the stability rewrites have already turned
+    // `log σ(z)` into softplus forms, whose derivatives need no further algebra) and from the
+    // objective as written; each is simplified together with its value, and the smaller wins.
+    let (forward, forward_names) =
+        gradc_simplify::simplify_named(&graph, &[objective], &program.names, &config.simplify);
     let forward_ops = op_count(&forward.graph, &forward.roots);
-    let (joint, names) = gradc_simplify::simplify_named(
-        &graph,
-        &value_and_gradient,
-        &program.names,
-        &config.simplify,
-    );
-    let gradient_ops = op_count(&joint.graph, &joint.roots);
-    let (result, names, hessian_ops) = if hessian.is_some() {
-        let (all, names) =
-            gradc_simplify::simplify_named(&graph, &roots, &program.names, &config.simplify);
-        let ops = op_count(&all.graph, &all.roots);
-        (all, names, Some(ops))
-    } else {
-        (joint, names, None)
+    let from_simplified = {
+        let mut g = forward.graph.clone();
+        let root = forward.roots[0];
+        let gradient = gradc_grad::grad(&mut g, root, n);
+        joint(&g, root, &gradient, config, &forward_names)
+    };
+    let from_original = (gradient_unsimplified <= config.simplify.algebra_limit)
+        .then(|| joint(&graph, objective, &gradient, config, &program.names));
+    let (result, names, gradient_ops, hessian_ops) = match from_original {
+        Some(original) if original.2 < from_simplified.2 => original,
+        _ => from_simplified,
     };
     let simplify = started.elapsed();
 
     let mut simplified_roots = result.roots.into_iter();
     let objective = simplified_roots.next().unwrap_or_default();
     let gradient: Vec<NodeId> = simplified_roots.by_ref().take(n).collect();
-    let hessian = hessian.map(|_| {
+    let hessian = config.hessian.then(|| {
         let flat: Vec<NodeId> = simplified_roots.collect();
         flat.chunks(n.max(1)).map(<[NodeId]>::to_vec).collect()
     });
@@ -144,4 +144,35 @@ pub fn derive(program: &Program, config: &DeriveConfig) -> Derived {
             simplify,
         },
     }
+}
+
+/// Value and gradient (and, if asked, the Hessian, differentiated from `gradient`) simplified
+/// together: the simplified graph, names, and the op counts of value+gradient and of everything.
+fn joint(
+    graph: &Graph,
+    objective: NodeId,
+    gradient: &[NodeId],
+    config: &DeriveConfig,
+    names: &FxHashMap<NodeId, String>,
+) -> (
+    gradc_simplify::Simplified,
+    FxHashMap<NodeId, String>,
+    usize,
+    Option<usize>,
+) {
+    let mut roots = vec![objective];
+    roots.extend(gradient);
+    let (value_and_gradient, names_vg) =
+        gradc_simplify::simplify_named(graph, &roots, names, &config.simplify);
+    let gradient_ops = op_count(&value_and_gradient.graph, &value_and_gradient.roots);
+    if !config.hessian {
+        return (value_and_gradient, names_vg, gradient_ops, None);
+    }
+    let mut g = graph.clone();
+    let n = gradient.len();
+    let hessian = gradc_grad::hessian(&mut g, gradient, n);
+    roots.extend(hessian.iter().flatten());
+    let (all, names) = gradc_simplify::simplify_named(&g, &roots, names, &config.simplify);
+    let hessian_ops = op_count(&all.graph, &all.roots);
+    (all, names, gradient_ops, Some(hessian_ops))
 }

@@ -464,7 +464,12 @@ fn grad(args: GradArgs) -> anyhow::Result<ExitCode> {
     };
     let derived = gradc::derive(&program, &config);
     let printing = std::time::Instant::now();
-    print!("{}", gradc::render(&program, &derived, args.format.into()));
+    let rendered = gradc::render(&program, &derived, args.format.into());
+    if rendered.ends_with('\n') {
+        print!("{rendered}");
+    } else {
+        println!("{rendered}");
+    }
     if args.verbose {
         eprintln!("parse+lower   {:>9.3} ms", front_end.as_secs_f64() * 1e3);
         eprintln!(

@@ -95,7 +95,6 @@ fn worked_example_quadratic_step_sizes_and_newton() {
 }
 
 #[test]
-#[ignore = "needs the egg simplifier (issue 2)"]
 fn logistic_regression_gradient_is_the_notes_form() {
     let path = "examples/logistic_regression.loss";
     let json = json(path);

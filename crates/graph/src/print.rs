@@ -191,7 +191,23 @@ impl Writer<'_> {
             Op::Const(bits) => out.push_str(&format_number(f64::from_bits(bits))),
             Op::Param(i) => out.push_str(&self.leaf_name(&self.naming.params, i, "param")),
             Op::Input(i) => out.push_str(&self.leaf_name(&self.naming.inputs, i, "input")),
-            Op::Add => self.infix(out, args, " + ", SUM, SUM),
+            Op::Add => {
+                // `a + -2 * b` reads `a - 2 * b`: a right operand printed (without parentheses)
+                // with a leading minus is a sum whose first term is negated.
+                self.node(out, args[0], SUM, false);
+                let mut right = String::new();
+                self.node(&mut right, args[1], SUM, false);
+                match right.strip_prefix('-') {
+                    Some(rest) => {
+                        out.push_str(" - ");
+                        out.push_str(rest);
+                    }
+                    None => {
+                        out.push_str(" + ");
+                        out.push_str(&right);
+                    }
+                }
+            }
             Op::Sub => self.infix(out, args, " - ", SUM, PRODUCT),
             Op::Mul if latex => self.infix(out, args, " \\cdot ", PRODUCT, PRODUCT),
             Op::Mul => self.infix(out, args, " * ", PRODUCT, PRODUCT),

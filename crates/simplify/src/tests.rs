@@ -1,0 +1,251 @@
+use super::*;
+use gradc_graph::interp::{Data, evaluate, evaluate_per_row};
+use gradc_graph::random::{Shape, SplitMix, random_objective};
+use gradc_graph::{Op, Program};
+use proptest::prelude::*;
+
+fn text(graph: &Graph, root: NodeId) -> String {
+    graph.sexpr(root)
+}
+
+fn simplified_text(graph: &Graph, root: NodeId) -> String {
+    let s = simplify(graph, &[root], &SimplifyConfig::default());
+    text(&s.graph, s.roots[0])
+}
+
+fn contains_op(graph: &Graph, root: NodeId, op: Op) -> bool {
+    graph.cone(&[root]).iter().any(|&id| graph.op(id) == op)
+}
+
+#[test]
+fn log_sigmoid_becomes_softplus() {
+    let mut g = Graph::new();
+    let z = g.param(0);
+    let s = g.unary(Op::Sigmoid, z);
+    let root = g.unary(Op::Log, s);
+    let out = simplify(&g, &[root], &SimplifyConfig::default());
+    let r = out.roots[0];
+    assert!(
+        !contains_op(&out.graph, r, Op::Log),
+        "{}",
+        text(&out.graph, r)
+    );
+    assert!(
+        contains_op(&out.graph, r, Op::Softplus),
+        "{}",
+        text(&out.graph, r)
+    );
+    // Where the original underflows to log(0) = -inf, the rewrite stays finite.
+    let v = evaluate(&out.graph, &[r], &[-800.0], &Data::empty()).unwrap()[0];
+    assert_eq!(v, -800.0);
+}
+
+#[test]
+fn log_one_minus_sigmoid_and_log_one_plus_exp() {
+    let mut g = Graph::new();
+    let z = g.param(0);
+    let s = g.unary(Op::Sigmoid, z);
+    let one = g.constant(1.0);
+    let d = g.sub(one, s);
+    let a = g.unary(Op::Log, d);
+    assert_eq!(simplified_text(&g, a), "(neg (softplus param#0))");
+    let e = g.unary(Op::Exp, z);
+    let sum = g.add2(one, e);
+    let b = g.unary(Op::Log, sum);
+    assert_eq!(simplified_text(&g, b), "(softplus param#0)");
+}
+
+#[test]
+fn log_of_a_sum_of_exponentials_is_logsumexp() {
+    let mut g = Graph::new();
+    let terms: Vec<NodeId> = (0..3)
+        .map(|i| {
+            let p = g.param(i);
+            g.unary(Op::Exp, p)
+        })
+        .collect();
+    let sum = g.sum_of(&terms);
+    let root = g.unary(Op::Log, sum);
+    let out = simplify(&g, &[root], &SimplifyConfig::default());
+    let r = out.roots[0];
+    assert_eq!(out.graph.op(r), Op::LogSumExp, "{}", text(&out.graph, r));
+    assert_eq!(out.graph.args(r).len(), 3);
+    let v = evaluate(&out.graph, &[r], &[1000.0, 1000.0, 0.0], &Data::empty()).unwrap()[0];
+    assert!((v - (1000.0 + 2f64.ln())).abs() < 1e-9, "{v}");
+}
+
+#[test]
+fn x_over_x_needs_a_proof_that_x_is_not_zero() {
+    let mut g = Graph::new();
+    let x = g.param(0);
+    let q = g.div(x, x);
+    assert_eq!(simplified_text(&g, q), "(/ param#0 param#0)");
+    let e = g.unary(Op::Exp, x);
+    let q = g.div(e, e);
+    assert_eq!(simplified_text(&g, q), "1");
+    let c = g.constant(3.0);
+    let q = g.div(c, c);
+    assert_eq!(simplified_text(&g, q), "1");
+}
+
+#[test]
+fn constants_fold_through_op_apply() {
+    let mut g = Graph::new();
+    let two = g.constant(2.0);
+    let three = g.constant(3.0);
+    let p = g.binary(Op::Pow, two, three);
+    let l = g.unary(Op::Log, p);
+    let x = g.param(0);
+    let root = g.mul(l, x);
+    let out = simplify(&g, &[root], &SimplifyConfig::default());
+    let r = out.roots[0];
+    assert_eq!(out.report.ops_after, 1, "{}", text(&out.graph, r));
+    let v = evaluate(&out.graph, &[r], &[2.0], &Data::empty()).unwrap()[0];
+    assert_eq!(v, 8f64.ln() * 2.0);
+}
+
+#[test]
+fn sigmoid_derivative_cancels_against_the_log() {
+    // d/dz log σ(z) = σ(1-σ)/σ = 1 - σ(z)
+    let mut g = Graph::new();
+    let z = g.param(0);
+    let s = g.unary(Op::Sigmoid, z);
+    let one = g.constant(1.0);
+    let d = g.sub(one, s);
+    let prime = g.mul(s, d);
+    let root = g.div(prime, s);
+    let out = simplify(&g, &[root], &SimplifyConfig::default());
+    assert_eq!(
+        out.report.ops_after,
+        2,
+        "{}",
+        text(&out.graph, out.roots[0])
+    );
+}
+
+#[test]
+fn row_free_factors_leave_a_mean() {
+    let mut g = Graph::new();
+    let w = g.param(0);
+    let x = g.input(0);
+    let two = g.constant(2.0);
+    let a = g.mul(two, x);
+    let b = g.mul(a, w);
+    let m1 = g.unary(Op::RowMean, b);
+    let m2 = g.unary(Op::RowMean, x);
+    let root = g.add2(m1, m2);
+    // 2·w·mean(x) + mean(x): the mean is computed once.
+    let out = simplify(&g, &[root], &SimplifyConfig::default());
+    assert!(
+        out.report.ops_after <= 4,
+        "{}",
+        text(&out.graph, out.roots[0])
+    );
+}
+
+#[test]
+fn a_tiny_node_limit_still_never_makes_things_worse() {
+    let mut g = Graph::new();
+    let root = random_objective(
+        &mut g,
+        7,
+        Shape {
+            params: 3,
+            inputs: 2,
+            size: 30,
+        },
+    );
+    let config = SimplifyConfig {
+        node_limit: 1,
+        ..SimplifyConfig::default()
+    };
+    let out = simplify(&g, &[root], &config);
+    assert!(out.report.ops_after <= out.report.ops_before);
+    assert_eq!(out.report.stop_reason, "node limit");
+    assert!(out.report.to_string().contains("stopped: node limit"));
+}
+
+#[test]
+fn names_follow_the_values_they_name() {
+    let program: Program = {
+        let mut g = Graph::new();
+        let w = g.param(0);
+        let x = g.param(1);
+        let z = g.mul(w, x);
+        let one = g.constant(1.0);
+        let y = g.mul(z, one);
+        let objective = g.unary(Op::Tanh, y);
+        let mut p = Program {
+            graph: g,
+            objective,
+            ..Program::default()
+        };
+        p.names.insert(z, "z".to_string());
+        p
+    };
+    let (out, names) = simplify_named(
+        &program.graph,
+        &[program.objective],
+        &program.names,
+        &SimplifyConfig::default(),
+    );
+    let r = out.roots[0];
+    let z = out.graph.args(r)[0];
+    assert_eq!(names.get(&z).map(String::as_str), Some("z"));
+}
+
+fn random_point(rng: &mut SplitMix, shape: Shape, rows: usize) -> (Vec<f64>, Data) {
+    let params = (0..shape.params).map(|_| rng.uniform(-2.0, 2.0)).collect();
+    let data_rows: Vec<Vec<f64>> = (0..rows)
+        .map(|_| (0..shape.inputs).map(|_| rng.uniform(-2.0, 2.0)).collect())
+        .collect();
+    (params, Data::from_rows(&data_rows))
+}
+
+/// The largest magnitude of any value in the cone (for a tolerance that allows rewrites to
+/// round differently), or `None` if some intermediate is not finite.
+fn magnitude(g: &Graph, roots: &[NodeId], params: &[f64], data: &Data) -> Option<f64> {
+    let cone: Vec<NodeId> = g.cone(roots);
+    let rows = evaluate_per_row(g, &cone, params, data).ok()?;
+    let mut m: f64 = 1.0;
+    for v in rows.iter().flatten() {
+        if !v.is_finite() || v.abs() > 1e6 {
+            return None;
+        }
+        m = m.max(v.abs());
+    }
+    Some(m)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, max_global_rejects: 100_000, ..ProptestConfig::default() })]
+
+    /// Value and gradient simplified together compute what the originals compute, and never
+    /// with more operations.
+    #[test]
+    fn simplified_equals_original(seed in any::<u64>(), size in 1usize..16) {
+        let shape = Shape { params: 3, inputs: 2, size };
+        let mut g = Graph::new();
+        let root = random_objective(&mut g, seed, shape);
+        let gradient = gradc_grad::grad(&mut g, root, shape.params);
+        let mut roots = vec![root];
+        roots.extend(&gradient);
+        let out = simplify(&g, &roots, &SimplifyConfig::default());
+        prop_assert!(out.report.ops_after <= out.report.ops_before);
+        prop_assert_eq!(op_count(&out.graph, &out.roots), out.report.ops_after);
+        let mut rng = SplitMix::new(seed ^ 0x5EED);
+        for _ in 0..3 {
+            let (params, data) = random_point(&mut rng, shape, 3);
+            let Some(scale) = magnitude(&g, &roots, &params, &data) else { continue };
+            let before = evaluate(&g, &roots, &params, &data).unwrap();
+            let after = evaluate(&out.graph, &out.roots, &params, &data).unwrap();
+            for (i, (a, b)) in before.iter().zip(&after).enumerate() {
+                prop_assert!(
+                    (a - b).abs() <= 1e-9 * scale,
+                    "root {}: {} before, {} after\n{}\n{}",
+                    i, a, b, g.sexpr(roots[i]), out.graph.sexpr(out.roots[i])
+                );
+            }
+        }
+    }
+}
