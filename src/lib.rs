@@ -8,6 +8,8 @@ pub mod diverge;
 pub mod objective;
 pub mod output;
 pub mod params;
+pub mod plot;
+pub mod prepare;
 pub mod run;
 
 pub use derive::{DeriveConfig, Derived, OpCounts, derive};

@@ -28,7 +28,25 @@ enum Command {
     /// Compare the derived gradient with finite differences on the data.
     Check(CheckArgs),
     /// Fit the parameters.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
+    /// Write the model's `predict` values for the rows of a data file.
+    Eval(EvalArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct EvalArgs {
+    /// The model file.
+    model: PathBuf,
+    /// Fitted parameters: the JSON of `gradc run --out`.
+    #[arg(long)]
+    params: PathBuf,
+    /// The rows to predict for (default: the model's `data` file). Only the columns the
+    /// `predict` expressions read are needed.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Write the CSV here (atomically) instead of to stdout.
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -89,6 +107,12 @@ struct RunArgs {
     /// No progress display and no summary.
     #[arg(long)]
     quiet: bool,
+    /// Hold out this fraction of the rows (seeded by --seed) and report the loss on them.
+    #[arg(long)]
+    validate: Option<f64>,
+    /// Draw the loss curve (and for two parameters the path on the contours): F.svg or F.png.
+    #[arg(long)]
+    plot: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -169,7 +193,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Grad(args) => grad(args),
         Command::Check(args) => check(args),
-        Command::Run(args) => run(args),
+        Command::Run(args) => run(*args),
+        Command::Eval(args) => eval(args),
     };
     match result {
         Ok(code) => code,
@@ -250,8 +275,15 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         tol: args.tol,
         gradient_tol: args.grad_tol,
         seed: args.seed,
+        // At most about a thousand history entries, however long the run.
+        history_every: args.steps.div_ceil(1000).max(1),
         ..Settings::default()
     };
+    if let Some(fraction) = args.validate
+        && !(fraction > 0.0 && fraction < 1.0)
+    {
+        anyhow::bail!("--validate takes a fraction between 0 and 1, got {fraction}");
+    }
     let (program, source) = match load_model_and_source(&args.model)? {
         Ok(loaded) => loaded,
         Err(code) => return Ok(code),
@@ -260,14 +292,30 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         Ok(data) => data,
         Err(code) => return Ok(code),
     };
+    let (data, validation_data) = match args.validate {
+        Some(fraction) => {
+            let (training, validation) = gradc_data::split(&data, fraction, args.seed);
+            (training, Some(validation))
+        }
+        None => (data, None),
+    };
+    let prepared = gradc::prepare::bake_data_reductions(&program, &data)?;
     let start = gradc::params::initial_values(&program, args.seed);
-    let derived = gradc::derive(&program, &DeriveConfig::default());
+    let derived = gradc::derive(&prepared, &DeriveConfig::default());
     let objective = gradc::objective::Interpreted {
         graph: &derived.graph,
         objective: derived.objective,
         gradient: &derived.gradient,
         data: &data,
     };
+    let validation = validation_data
+        .as_ref()
+        .map(|data| gradc::objective::Interpreted {
+            graph: &derived.graph,
+            objective: derived.objective,
+            gradient: &derived.gradient,
+            data,
+        });
     let interrupt = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     {
         let interrupt = interrupt.clone();
@@ -277,26 +325,60 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             ctrlc::set_handler(move || interrupt.store(true, std::sync::atomic::Ordering::Relaxed));
     }
     let show_progress = !args.quiet && !args.json && std::io::stderr().is_terminal();
-    let mut progress = Bar::new(show_progress, settings.steps);
+    let mut recorder = Recorder {
+        bar: Bar::new(show_progress, settings.steps),
+        validation: validation
+            .as_ref()
+            .map(|v| v as &dyn gradc::objective::Objective),
+        validation_history: Vec::new(),
+        path: (args.plot.is_some() && program.param_count() == 2).then(Vec::new),
+    };
     let started = std::time::Instant::now();
     let outcome =
-        gradc_minimize::minimize(&objective, &start, &settings, &interrupt, &mut progress);
+        gradc_minimize::minimize(&objective, &start, &settings, &interrupt, &mut recorder);
     let seconds = started.elapsed().as_secs_f64();
-    progress.finish();
-    let result = gradc::run::result_json(&program, &settings, &outcome, seconds);
+    recorder.bar.finish();
+    let validation_loss = validation.as_ref().map(|v| {
+        gradc::objective::Objective::value(v, &outcome.params, gradc::objective::Batch::All)
+    });
+    let mut result = gradc::run::result_json(&program, &settings, &outcome, seconds);
+    if let Some(loss) = validation_loss {
+        result["validation_loss"] = gradc::params::number(loss);
+        result["validation_history"] = recorder
+            .validation_history
+            .iter()
+            .map(|(step, loss)| serde_json::json!([step, gradc::params::number(*loss)]))
+            .collect();
+    }
     if let Some(path) = &args.out {
         write_atomically(path, &format!("{result:#}\n"))?;
+    }
+    if let Some(path) = &args.plot {
+        let loss = |x: f64, y: f64| {
+            gradc::objective::Objective::value(&objective, &[x, y], gradc::objective::Batch::All)
+        };
+        let names = [program.param_element_name(0), program.param_element_name(1)];
+        let plot = gradc::plot::Plot {
+            history: &outcome.history,
+            validation: validation_loss.map(|_| &recorder.validation_history[..]),
+            path: recorder.path.as_deref().map(|points| gradc::plot::Path2 {
+                names,
+                points,
+                loss: &loss,
+            }),
+        };
+        gradc::plot::draw(path, &plot)?;
     }
     if args.json {
         println!("{result}");
     } else if !args.quiet {
-        print_summary(&program, &outcome, &settings, seconds);
+        print_summary(&program, &outcome, &settings, seconds, validation_loss);
     }
     if let Some(divergence) = &outcome.divergence {
         let name = gradc::display_name(&args.model);
         eprintln!(
             "{}",
-            gradc::diverge::explain(&program, &name, &source, &data, divergence)
+            gradc::diverge::explain(&prepared, &name, &source, &data, divergence)
         );
     }
     Ok(if outcome.stop_reason == StopReason::Diverged {
@@ -304,6 +386,168 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Observes a run: the progress bar, the validation loss and the path at each history entry.
+struct Recorder<'a> {
+    bar: Bar,
+    validation: Option<&'a dyn gradc::objective::Objective>,
+    validation_history: Vec<(usize, f64)>,
+    path: Option<Vec<[f64; 2]>>,
+}
+
+impl gradc_minimize::Progress for Recorder<'_> {
+    fn step(&mut self, step: usize, loss: f64) -> bool {
+        self.bar.step(step, loss)
+    }
+
+    fn record(&mut self, step: usize, params: &[f64]) {
+        if let Some(v) = self.validation {
+            let loss = v.value(params, gradc::objective::Batch::All);
+            self.validation_history.push((step, loss));
+        }
+        if let Some(path) = &mut self.path {
+            path.push([params[0], params[1]]);
+        }
+    }
+}
+
+fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
+    let program = match load_model(&args.model)? {
+        Ok(program) => program,
+        Err(code) => return Ok(code),
+    };
+    if program.predicts.is_empty() {
+        eprintln!(
+            "error: {} has no `predict` statement: nothing to evaluate",
+            args.model.display()
+        );
+        return Ok(ExitCode::from(EXIT_MODEL_ERROR));
+    }
+    let text = std::fs::read_to_string(&args.params)
+        .with_context(|| format!("cannot read {}", args.params.display()))?;
+    let params = gradc::params::from_json(&program, &text)
+        .with_context(|| format!("{}", args.params.display()))?;
+    // Data-only reductions (a standardization) keep the values they had in training: they are
+    // computed on the model's own data file when it has one.
+    let program = if program.data_path.is_some() && args.data.is_some() {
+        match load_data(&args.model, &program, None)? {
+            Ok(training) => gradc::prepare::bake_data_reductions(&program, &training)?,
+            Err(code) => return Ok(code),
+        }
+    } else {
+        program
+    };
+    let roots: Vec<gradc_graph::NodeId> = program
+        .predicts
+        .iter()
+        .flat_map(|p| p.nodes.iter().copied())
+        .collect();
+    let data = match load_columns_for(&args.model, &program, &roots, args.data.as_deref())? {
+        Ok(data) => data,
+        Err(code) => return Ok(code),
+    };
+    let program = gradc::prepare::bake_data_reductions(&program, &data)?;
+    let roots: Vec<gradc_graph::NodeId> = program
+        .predicts
+        .iter()
+        .flat_map(|p| p.nodes.iter().copied())
+        .collect();
+    let rows = gradc_graph::interp::evaluate_per_row(&program.graph, &roots, &params, &data)?;
+    let mut out = String::new();
+    let header: Vec<String> = program
+        .predicts
+        .iter()
+        .flat_map(|p| {
+            let info = gradc_graph::InputInfo {
+                name: p.name.clone(),
+                shape: p.shape.clone(),
+                offset: 0,
+                columns: gradc_graph::ColumnSource::Headers(Vec::new()),
+            };
+            (0..p.nodes.len()).map(move |k| info.element_name(k))
+        })
+        .collect();
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record(&header)?;
+    for row in &rows {
+        writer.write_record(row.iter().map(|v| format_value(*v)))?;
+    }
+    out.push_str(&String::from_utf8(writer.into_inner()?)?);
+    match &args.out {
+        Some(path) => write_atomically(path, &out)?,
+        None => print!("{out}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A number in a CSV: shortest round-trip form, `NaN`/`inf` spelled as numpy writes them.
+fn format_value(v: f64) -> String {
+    if v.is_nan() {
+        "nan".to_string()
+    } else if v.is_infinite() {
+        if v > 0.0 { "inf" } else { "-inf" }.to_string()
+    } else {
+        format!("{v}")
+    }
+}
+
+/// Loads only the data columns that `roots` read; the others are left NaN (a `predict` needs no
+/// label column).
+fn load_columns_for(
+    model: &Path,
+    program: &Program,
+    roots: &[gradc_graph::NodeId],
+    data: Option<&Path>,
+) -> anyhow::Result<Result<Data, ExitCode>> {
+    let graph = &program.graph;
+    let read: std::collections::BTreeSet<usize> = graph
+        .cone(roots)
+        .into_iter()
+        .filter_map(|id| match graph.op(id) {
+            gradc_graph::Op::Input(i) => Some(i as usize),
+            _ => None,
+        })
+        .collect();
+    let needed: Vec<gradc_graph::InputInfo> = program
+        .inputs
+        .iter()
+        .filter(|input| (input.offset..input.offset + input.len()).any(|i| read.contains(&i)))
+        .cloned()
+        .collect();
+    let subset = Program {
+        inputs: needed.clone(),
+        ..Program::default()
+    };
+    let path = match (data, &program.data_path) {
+        (Some(path), _) => path.to_path_buf(),
+        (None, Some(relative)) => model.parent().unwrap_or(Path::new("")).join(relative),
+        (None, None) if needed.is_empty() => return Ok(Ok(Data::empty())),
+        (None, None) => anyhow::bail!(
+            "{} reads inputs but names no data file: pass --data",
+            model.display()
+        ),
+    };
+    let loaded = match gradc_data::load(&path, &subset.inputs) {
+        Ok(data) => data,
+        Err(error) => {
+            eprintln!("error: bad data\n{error}");
+            return Ok(Err(ExitCode::from(EXIT_FAILED)));
+        }
+    };
+    let mut columns = vec![vec![f64::NAN; loaded.n_rows]; program.input_count()];
+    let mut next = loaded.columns.into_iter();
+    for input in &needed {
+        for k in 0..input.len() {
+            if let Some(column) = next.next() {
+                columns[input.offset + k] = column;
+            }
+        }
+    }
+    Ok(Ok(Data {
+        n_rows: loaded.n_rows,
+        columns,
+    }))
 }
 
 /// Writes a file so that it is never seen half-written: a temporary file beside it, then a
@@ -326,6 +570,7 @@ fn print_summary(
     outcome: &gradc_minimize::Outcome,
     settings: &gradc_minimize::Settings,
     seconds: f64,
+    validation_loss: Option<f64>,
 ) {
     println!("{:<20} value", "parameter");
     for p in &program.params {
@@ -339,6 +584,9 @@ fn print_summary(
     }
     println!();
     println!("loss        {}", outcome.loss);
+    if let Some(loss) = validation_loss {
+        println!("validation  {loss}");
+    }
     println!("steps       {}", outcome.steps);
     println!("stopped     {}", outcome.stop_reason.as_str());
     println!("optimizer   {}", settings.method.name());
@@ -369,7 +617,7 @@ impl Bar {
     }
 }
 
-impl gradc_minimize::Progress for Bar {
+impl Bar {
     fn step(&mut self, step: usize, loss: f64) -> bool {
         if let Some(bar) = &self.0 {
             bar.set_position(step as u64);

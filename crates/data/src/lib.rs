@@ -276,5 +276,39 @@ fn resolve_columns(
     ok.then_some(used)
 }
 
+/// The rows of `data` at `rows`, in that order.
+pub fn gather(data: &Data, rows: &[usize]) -> Data {
+    Data {
+        n_rows: rows.len(),
+        columns: data
+            .columns
+            .iter()
+            .map(|column| rows.iter().map(|&r| column[r]).collect())
+            .collect(),
+    }
+}
+
+/// Splits the rows into a training and a validation part (`--validate FRACTION`): a seeded
+/// shuffle (the same seed gives the same split), then the first `round(fraction · N)` shuffled
+/// rows are held out. Each part keeps the rows in file order. At least one row stays in each
+/// part when there are two or more rows.
+pub fn split(data: &Data, fraction: f64, seed: u64) -> (Data, Data) {
+    let n = data.n_rows;
+    let mut order: Vec<usize> = (0..n).collect();
+    // The mini-batch shuffles use `seed` itself; the split uses a derived stream.
+    let mut rng = gradc_graph::random::SplitMix::new(seed ^ 0x5641_4c49_4441_5445);
+    for i in (1..n).rev() {
+        let j = rng.below(i + 1);
+        order.swap(i, j);
+    }
+    let held =
+        ((fraction * n as f64).round() as usize).clamp(usize::from(n >= 2), n.saturating_sub(1));
+    let mut validation: Vec<usize> = order[..held].to_vec();
+    let mut training: Vec<usize> = order[held..].to_vec();
+    validation.sort_unstable();
+    training.sort_unstable();
+    (gather(data, &training), gather(data, &validation))
+}
+
 #[cfg(test)]
 mod tests;

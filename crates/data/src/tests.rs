@@ -113,3 +113,22 @@ fn unreadable_file() {
     let error = load(Path::new("/no/such/file.csv"), &inputs()).expect_err("missing");
     assert!(matches!(error.problems[0], DataProblem::Io(_)), "{error}");
 }
+
+#[test]
+fn a_validation_split_is_seeded_and_disjoint() {
+    let rows: Vec<Vec<f64>> = (0..100).map(|i| vec![i as f64]).collect();
+    let data = Data::from_rows(&rows);
+    let (train, valid) = crate::split(&data, 0.2, 7);
+    assert_eq!((train.n_rows, valid.n_rows), (80, 20));
+    let mut all: Vec<f64> = train.columns[0]
+        .iter()
+        .chain(&valid.columns[0])
+        .copied()
+        .collect();
+    all.sort_by(f64::total_cmp);
+    assert_eq!(all, (0..100).map(|i| i as f64).collect::<Vec<_>>());
+    assert_eq!(crate::split(&data, 0.2, 7), (train.clone(), valid.clone()));
+    assert_ne!(crate::split(&data, 0.2, 8).1, valid);
+    let (t, v) = crate::split(&Data::from_rows(&rows[..2]), 0.01, 0);
+    assert_eq!((t.n_rows, v.n_rows), (1, 1));
+}

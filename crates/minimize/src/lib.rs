@@ -126,6 +126,10 @@ pub struct Divergence {
 /// asks the run to stop (as an interruption).
 pub trait Progress {
     fn step(&mut self, step: usize, loss: f64) -> bool;
+
+    /// Called with the parameters whenever a history entry is recorded (for a validation loss
+    /// or the path plot), before the update of that step.
+    fn record(&mut self, _step: usize, _params: &[f64]) {}
 }
 
 /// No observer.
@@ -182,6 +186,7 @@ pub fn minimize(
         }
         if step.is_multiple_of(settings.history_every.max(1)) {
             history.push((step, loss));
+            progress.record(step, &params);
         }
         let keep_going = progress.step(step, loss);
         let stop = if !keep_going || interrupt.load(Ordering::Relaxed) {
@@ -198,6 +203,7 @@ pub fn minimize(
         if let Some(stop_reason) = stop {
             if history.last().map(|h| h.0) != Some(step) {
                 history.push((step, loss));
+                progress.record(step, &params);
             }
             return Outcome {
                 params,

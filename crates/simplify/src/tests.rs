@@ -218,10 +218,10 @@ fn magnitude(g: &Graph, roots: &[NodeId], params: &[f64], data: &Data) -> Option
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 200, max_global_rejects: 100_000, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 128, max_global_rejects: 100_000, ..ProptestConfig::default() })]
 
-    /// Value and gradient simplified together compute what the originals compute, and never
-    /// with more operations.
+    /// Value, gradient and (for small expressions) Hessian simplified together compute what the
+    /// originals compute, and never with more operations.
     #[test]
     fn simplified_equals_original(seed in any::<u64>(), size in 1usize..16) {
         let shape = Shape { params: 3, inputs: 2, size };
@@ -230,6 +230,10 @@ proptest! {
         let gradient = gradc_grad::grad(&mut g, root, shape.params);
         let mut roots = vec![root];
         roots.extend(&gradient);
+        if size < 8 {
+            let hessian = gradc_grad::hessian(&mut g, &gradient, shape.params);
+            roots.extend(hessian.iter().flatten());
+        }
         let out = simplify(&g, &roots, &SimplifyConfig::default());
         prop_assert!(out.report.ops_after <= out.report.ops_before);
         prop_assert_eq!(op_count(&out.graph, &out.roots), out.report.ops_after);

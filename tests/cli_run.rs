@@ -1,0 +1,275 @@
+//! `gradc run` and `gradc eval` as a user runs them: the JSON object, `--out`, `--quiet`,
+//! `--validate`, `--plot`, divergence reports, exit codes.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn gradc_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gradc"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("gradc runs")
+}
+
+fn gradc(args: &[&str]) -> Output {
+    gradc_in(Path::new(env!("CARGO_MANIFEST_DIR")), args)
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn json(output: &Output) -> Value {
+    serde_json::from_str(&stdout(output))
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", stdout(output), stderr(output)))
+}
+
+/// A fresh directory under the target directory.
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cli-run-{name}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch directory");
+    dir
+}
+
+#[test]
+fn json_is_the_object_of_the_contract() {
+    let out = gradc(&[
+        "run",
+        "examples/softmax_regression.loss",
+        "--optimizer",
+        "adam",
+        "--lr",
+        "0.05",
+        "--steps",
+        "50",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v = json(&out);
+    for key in [
+        "params",
+        "loss",
+        "steps",
+        "stop_reason",
+        "optimizer",
+        "seconds",
+        "history",
+    ] {
+        assert!(v.get(key).is_some(), "missing {key}: {v}");
+    }
+    assert_eq!(v["optimizer"], "adam");
+    assert_eq!(v["steps"], 50);
+    assert_eq!(v["stop_reason"], "max_steps");
+    // W[3][2] is a list of lists, b[3] a list.
+    assert_eq!(v["params"]["W"].as_array().map(Vec::len), Some(3));
+    assert_eq!(v["params"]["W"][0].as_array().map(Vec::len), Some(2));
+    assert_eq!(v["params"]["b"].as_array().map(Vec::len), Some(3));
+    let history = v["history"].as_array().expect("history");
+    assert_eq!(history.first().map(|h| h[0].clone()), Some(Value::from(0)));
+    assert_eq!(history.last().map(|h| h[0].clone()), Some(Value::from(50)));
+}
+
+#[test]
+fn the_notes_step_sizes_on_a_quadratic() {
+    // F = 2x² − 2x + 1 (a = 4): 1/a reaches the minimum 0.5 in one step.
+    let out = gradc(&[
+        "run",
+        "examples/seeds/quadratic.loss",
+        "--lr",
+        "0.25",
+        "--steps",
+        "1",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(json(&out)["params"]["x"], 0.5);
+    // 2/a oscillates between 3 and −2.
+    let out = gradc(&[
+        "run",
+        "examples/seeds/quadratic.loss",
+        "--lr",
+        "0.5",
+        "--steps",
+        "3",
+        "--json",
+    ]);
+    assert_eq!(json(&out)["params"]["x"], -2.0);
+    // More than 2/a diverges: exit 1, the last finite parameters, the step named.
+    let out = gradc(&[
+        "run",
+        "examples/seeds/quadratic.loss",
+        "--lr",
+        "0.6",
+        "--steps",
+        "500",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let v = json(&out);
+    assert_eq!(v["stop_reason"], "diverged");
+    assert!(v["params"]["x"].as_f64().is_some_and(f64::is_finite));
+    assert!(
+        stderr(&out).contains("diverged at step"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_nan_names_the_term_and_the_data_row() {
+    let dir = scratch("nan");
+    std::fs::write(dir.join("d.csv"), "x\n1\n2\n-3\n4\n").unwrap();
+    std::fs::write(
+        dir.join("m.loss"),
+        "data \"d.csv\"\ninput x\nparam w = 1\nminimize mean((w - 2)^2 + sqrt(w * x + 3.5))\n",
+    )
+    .unwrap();
+    let out = gradc_in(&dir, &["run", "m.loss", "--lr", "0.1", "--out", "fit.json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("m.loss:4:27"), "{err}");
+    assert!(err.contains("sqrt(w * x + 3.5)"), "{err}");
+    assert!(err.contains("row 3"), "{err}");
+    // The last finite parameters are written.
+    let fit: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("fit.json")).unwrap())
+        .expect("fit.json");
+    assert_eq!(fit["params"]["w"], 1.0);
+    assert_eq!(fit["stop_reason"], "diverged");
+}
+
+#[test]
+fn out_is_written_whole_and_quiet_prints_nothing() {
+    let dir = scratch("out");
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/rosenbrock.loss");
+    let model = model.to_str().unwrap();
+    let out = gradc_in(
+        &dir,
+        &[
+            "run", model, "--lr", "0.001", "--steps", "20", "--quiet", "--out", "fit.json",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.stdout.is_empty(), "{}", stdout(&out));
+    let text = std::fs::read_to_string(dir.join("fit.json")).unwrap();
+    let v: Value = serde_json::from_str(&text).expect("whole JSON");
+    assert_eq!(v["steps"], 20);
+    // Only the file itself: the temporary file was renamed over it.
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["fit.json"]);
+    // Same object as --json prints.
+    let out = gradc_in(
+        &dir,
+        &["run", model, "--lr", "0.001", "--steps", "20", "--json"],
+    );
+    let printed = json(&out);
+    assert_eq!(printed["params"], v["params"]);
+    assert_eq!(printed["history"], v["history"]);
+}
+
+#[test]
+fn validation_loss_is_reported_and_seeded() {
+    let args = [
+        "run",
+        "examples/logistic_regression.loss",
+        "--optimizer",
+        "adam",
+        "--lr",
+        "0.05",
+        "--steps",
+        "40",
+        "--validate",
+        "0.2",
+        "--json",
+    ];
+    let out = gradc(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v = json(&out);
+    let loss = v["validation_loss"].as_f64().expect("validation_loss");
+    assert!(loss.is_finite() && loss > 0.0);
+    let history = v["validation_history"].as_array().expect("history");
+    assert_eq!(history.len(), v["history"].as_array().unwrap().len());
+    assert_eq!(json(&gradc(&args))["validation_loss"], loss);
+    let out = gradc(&["run", "examples/rosenbrock.loss", "--validate", "1.5"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn plot_writes_svg_and_png() {
+    let dir = scratch("plot");
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/rosenbrock.loss");
+    let model = model.to_str().unwrap();
+    for name in ["loss.svg", "loss.png"] {
+        let out = gradc_in(
+            &dir,
+            &[
+                "run", model, "--lr", "0.001", "--steps", "50", "--quiet", "--plot", name,
+            ],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        let size = std::fs::metadata(dir.join(name))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        assert!(size > 1000, "{name}: {size} bytes");
+    }
+    let svg = std::fs::read_to_string(dir.join("loss.svg")).unwrap();
+    assert!(svg.contains("path on the loss contours"));
+    let out = gradc_in(&dir, &["run", model, "--steps", "5", "--plot", "loss.gif"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains(".svg or .png"), "{}", stderr(&out));
+}
+
+#[test]
+fn eval_writes_the_predict_columns() {
+    let dir = scratch("eval");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let model = root.join("examples/seeds/neuron.loss");
+    let model = model.to_str().unwrap();
+    let out = gradc_in(
+        &dir,
+        &[
+            "run", model, "--steps", "10", "--quiet", "--out", "fit.json",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    // New rows without the label column.
+    std::fs::write(dir.join("new.csv"), "x\n0\n0.5\n1\n").unwrap();
+    let out = gradc_in(
+        &dir,
+        &["eval", model, "--params", "fit.json", "--data", "new.csv"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    let fit: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("fit.json")).unwrap()).unwrap();
+    let (w, b) = (
+        fit["params"]["w"].as_f64().unwrap(),
+        fit["params"]["b"].as_f64().unwrap(),
+    );
+    let predicted: f64 = lines[2].parse().expect("a number");
+    let expected = 1.0 / (1.0 + (-(w * 0.5 + b)).exp());
+    assert!(
+        (predicted - expected).abs() < 1e-12,
+        "{predicted} vs {expected}"
+    );
+    let out = gradc_in(
+        &dir,
+        &[
+            "eval", model, "--params", "fit.json", "--data", "new.csv", "--out", "p.csv",
+        ],
+    );
+    assert!(out.status.success());
+    assert_eq!(std::fs::read_to_string(dir.join("p.csv")).unwrap(), text);
+}
