@@ -38,7 +38,8 @@ for _ in range(500):
     rows.append(x + [1 if rng.random() < p else 0])
 write("logistic.csv", [f"f{i}" for i in range(10)] + ["label"], rows)
 
-# A stand-in with the column names of LANGUAGE.md's first example (standardized features).
+# Formerly a synthetic stand-in for cancer.csv, which is now the real Wisconsin data written by
+# real_data.py. The draws are kept so that the files after it stay byte-for-byte the same.
 rows = []
 for _ in range(300):
     m = rng.random() < 0.4
@@ -48,7 +49,7 @@ for _ in range(300):
     smooth = rng.gauss(0.3 * shift, 1)
     area = radius * 0.8 + rng.gauss(0, 0.5)
     rows.append([radius, texture, smooth, area, 1 if m else 0])
-write("cancer.csv", ["radius", "texture", "smoothness mean", "area", "malignant"], rows)
+del rows
 
 # Three Gaussian classes in the plane, one-hot encoded.
 centers = [(-2.0, 0.0), (2.0, 0.5), (0.0, 2.5)]

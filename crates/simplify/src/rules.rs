@@ -37,6 +37,13 @@ fn is_true(name: &str) -> impl Fn(&mut Egraph, Id, &Subst) -> bool + use<> {
     move |egraph, _, subst| constant(egraph, subst[v]).is_some_and(|c| c != 0.0 && !c.is_nan())
 }
 
+fn both_constant(a: &str, b: &str) -> impl Fn(&mut Egraph, Id, &Subst) -> bool + use<> {
+    let (a, b) = (var(a), var(b));
+    move |egraph, _, subst| {
+        constant(egraph, subst[a]).is_some() && constant(egraph, subst[b]).is_some()
+    }
+}
+
 fn is_false(name: &str) -> impl Fn(&mut Egraph, Id, &Subst) -> bool + use<> {
     let v = var(name);
     move |egraph, _, subst| constant(egraph, subst[v]) == Some(0.0)
@@ -112,6 +119,11 @@ pub fn local() -> Vec<Rule> {
         rw!("div-mul-cancel"; "(/ (* ?a ?b) ?b)" => "?a" if nonzero("?b")),
         rw!("div-mul-cancel-l"; "(/ (* ?b ?a) ?b)" => "?a" if nonzero("?b")),
         rw!("neg-div"; "(neg (/ ?a ?b))" => "(/ (neg ?a) ?b)"),
+        // Constants meet across a product or sum, however it is grouped (folded by the analysis).
+        rw!("fold-mul"; "(* ?a (* ?b ?c))" => "(* (* ?a ?b) ?c)" if both_constant("?a", "?b")),
+        rw!("fold-mul-r"; "(* ?a (* ?c ?b))" => "(* (* ?a ?b) ?c)" if both_constant("?a", "?b")),
+        rw!("fold-add"; "(+ ?a (+ ?b ?c))" => "(+ (+ ?a ?b) ?c)" if both_constant("?a", "?b")),
+        rw!("fold-add-r"; "(+ ?a (+ ?c ?b))" => "(+ (+ ?a ?b) ?c)" if both_constant("?a", "?b")),
         // `if` with a known condition or equal branches.
         rw!("if-same"; "(if ?c ?a ?a)" => "?a"),
         rw!("if-true"; "(if ?c ?a ?b)" => "?a" if is_true("?c")),
