@@ -14,12 +14,15 @@ pub fn line_col(source: &str, offset: usize) -> (usize, usize) {
 }
 
 /// The message for a diverged run. The loss is re-evaluated by the interpreter on the model's
-/// own (unsimplified) graph, whose nodes carry source spans.
+/// own (unsimplified) graph, whose nodes carry source spans. `file_rows` maps a row of `data` to
+/// its row in the CSV file (with `--validate`, `data` is the training part); `None` when they
+/// are the same.
 pub fn explain(
     program: &Program,
     file: &str,
     source: &str,
     data: &Data,
+    file_rows: Option<&[usize]>,
     divergence: &Divergence,
 ) -> String {
     let mut message = format!(
@@ -48,8 +51,16 @@ pub fn explain(
             ));
         }
         if let Some(row) = origin.row {
-            // Rows are numbered from 1, the first row after the header.
-            message.push_str(&format!(" in data row {}", row + 1));
+            // Rows are numbered from 1, the first row after the header; the CSV line counts the
+            // header too.
+            let row = file_rows
+                .and_then(|rows| rows.get(row).copied())
+                .unwrap_or(row);
+            message.push_str(&format!(
+                " in data row {} (line {} of the data file)",
+                row + 1,
+                row + 2
+            ));
         }
     } else if divergence.loss.is_finite() {
         message.push_str("\n  the loss grew by more than 1e12 times its first value");

@@ -292,12 +292,16 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         Ok(data) => data,
         Err(code) => return Ok(code),
     };
-    let (data, validation_data) = match args.validate {
+    let (data, file_rows, validation_data) = match args.validate {
         Some(fraction) => {
-            let (training, validation) = gradc_data::split(&data, fraction, args.seed);
-            (training, Some(validation))
+            let split = gradc_data::split(&data, fraction, args.seed);
+            (
+                split.training,
+                Some(split.training_rows),
+                Some(split.validation),
+            )
         }
-        None => (data, None),
+        None => (data, None, None),
     };
     let prepared = gradc::prepare::bake_data_reductions(&program, &data)?;
     let start = gradc::params::initial_values(&program, args.seed);
@@ -378,7 +382,14 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         let name = gradc::display_name(&args.model);
         eprintln!(
             "{}",
-            gradc::diverge::explain(&prepared, &name, &source, &data, divergence)
+            gradc::diverge::explain(
+                &prepared,
+                &name,
+                &source,
+                &data,
+                file_rows.as_deref(),
+                divergence
+            )
         );
     }
     Ok(if outcome.stop_reason == StopReason::Diverged {

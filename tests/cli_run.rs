@@ -143,6 +143,32 @@ fn a_nan_names_the_term_and_the_data_row() {
         .expect("fit.json");
     assert_eq!(fit["params"]["w"], 1.0);
     assert_eq!(fit["stop_reason"], "diverged");
+    // With a validation split the row is still named by its place in the file.
+    let mut diverged = 0;
+    for seed in ["0", "1", "2", "3", "4", "5"] {
+        let out = gradc_in(
+            &dir,
+            &[
+                "run",
+                "m.loss",
+                "--lr",
+                "0.1",
+                "--validate",
+                "0.25",
+                "--seed",
+                seed,
+            ],
+        );
+        if out.status.code() == Some(1) {
+            diverged += 1;
+            let err = stderr(&out);
+            assert!(
+                err.contains("data row 3 (line 4 of the data file)"),
+                "{err}"
+            );
+        }
+    }
+    assert!(diverged > 0);
 }
 
 #[test]

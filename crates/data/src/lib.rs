@@ -288,11 +288,21 @@ pub fn gather(data: &Data, rows: &[usize]) -> Data {
     }
 }
 
+/// A training / validation split of the rows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Split {
+    pub training: Data,
+    /// The file row (0-based, after the header) of each training row.
+    pub training_rows: Vec<usize>,
+    pub validation: Data,
+    pub validation_rows: Vec<usize>,
+}
+
 /// Splits the rows into a training and a validation part (`--validate FRACTION`): a seeded
 /// shuffle (the same seed gives the same split), then the first `round(fraction · N)` shuffled
 /// rows are held out. Each part keeps the rows in file order. At least one row stays in each
 /// part when there are two or more rows.
-pub fn split(data: &Data, fraction: f64, seed: u64) -> (Data, Data) {
+pub fn split(data: &Data, fraction: f64, seed: u64) -> Split {
     let n = data.n_rows;
     let mut order: Vec<usize> = (0..n).collect();
     // The mini-batch shuffles use `seed` itself; the split uses a derived stream.
@@ -307,7 +317,12 @@ pub fn split(data: &Data, fraction: f64, seed: u64) -> (Data, Data) {
     let mut training: Vec<usize> = order[held..].to_vec();
     validation.sort_unstable();
     training.sort_unstable();
-    (gather(data, &training), gather(data, &validation))
+    Split {
+        training: gather(data, &training),
+        validation: gather(data, &validation),
+        training_rows: training,
+        validation_rows: validation,
+    }
 }
 
 #[cfg(test)]

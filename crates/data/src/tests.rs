@@ -118,7 +118,14 @@ fn unreadable_file() {
 fn a_validation_split_is_seeded_and_disjoint() {
     let rows: Vec<Vec<f64>> = (0..100).map(|i| vec![i as f64]).collect();
     let data = Data::from_rows(&rows);
-    let (train, valid) = crate::split(&data, 0.2, 7);
+    let crate::Split {
+        training: train,
+        validation: valid,
+        training_rows,
+        validation_rows,
+    } = crate::split(&data, 0.2, 7);
+    assert_eq!(train.columns[0][3], training_rows[3] as f64);
+    assert_eq!(valid.columns[0][3], validation_rows[3] as f64);
     assert_eq!((train.n_rows, valid.n_rows), (80, 20));
     let mut all: Vec<f64> = train.columns[0]
         .iter()
@@ -127,8 +134,8 @@ fn a_validation_split_is_seeded_and_disjoint() {
         .collect();
     all.sort_by(f64::total_cmp);
     assert_eq!(all, (0..100).map(|i| i as f64).collect::<Vec<_>>());
-    assert_eq!(crate::split(&data, 0.2, 7), (train.clone(), valid.clone()));
-    assert_ne!(crate::split(&data, 0.2, 8).1, valid);
-    let (t, v) = crate::split(&Data::from_rows(&rows[..2]), 0.01, 0);
-    assert_eq!((t.n_rows, v.n_rows), (1, 1));
+    assert_eq!(crate::split(&data, 0.2, 7).validation, valid);
+    assert_ne!(crate::split(&data, 0.2, 8).validation, valid);
+    let two = crate::split(&Data::from_rows(&rows[..2]), 0.01, 0);
+    assert_eq!((two.training.n_rows, two.validation.n_rows), (1, 1));
 }
