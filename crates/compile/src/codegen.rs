@@ -1,0 +1,771 @@
+//! Cranelift code generation.
+//!
+//! Per stage: a row-pass function (the loop over a range of row positions, accumulating the
+//! stage's reduction arguments) and row-free functions. A large body is cut into *segments* of
+//! at most `segment_nodes` nodes (see `KernelOptions::segment_nodes`): a row pass then calls its
+//! segment functions once per row, passing per-row values through a scratch array, and row-free
+//! segments pass values through slots. Cranelift's register allocator is superlinear in function
+//! size here (a 30k-node gradient compiles in ~2 s as one function, ~0.15 s as segments).
+//!
+//! Inside a function, every computed node is one SSA value. Leaves and values of other functions
+//! are loaded at each use (see [`FnGen::operand`]); accumulation happens right after its argument
+//! is computed, to keep live ranges short.
+
+use crate::error::CompileError;
+use crate::plan::{Plan, StagePlan};
+use crate::runtime::Callee;
+use cranelift_codegen::Context;
+use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
+use cranelift_codegen::ir::immediates::Ieee64;
+use cranelift_codegen::ir::{
+    AbiParam, InstBuilder, MemFlagsData, StackSlot, StackSlotData, StackSlotKind, Type,
+    UserFuncName, Value, types,
+};
+use cranelift_codegen::settings::{self, Configurable};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
+use cranelift_jit::{JITBuilder, JITModule};
+use cranelift_module::{FuncId, Linkage, Module, default_libcall_names};
+use gradc_graph::{CmpOp, Graph, NodeId, Op};
+
+/// The arguments of a row-pass function, passed by pointer. The generated code reads the fields
+/// at the offsets of this `repr(C)` layout (nine pointer-sized fields).
+#[repr(C)]
+pub(crate) struct PassArgs {
+    pub params: *const f64,
+    pub slots: *const f64,
+    /// Row-major data: row `r` starts at `data + r * stride` bytes.
+    pub data: *const f64,
+    /// Bytes per row.
+    pub stride: usize,
+    /// Row indices, or null for "position `i` is row `i`".
+    pub rows: *const usize,
+    /// The half-open range of positions `[start, end)` to accumulate.
+    pub start: usize,
+    pub end: usize,
+    /// One accumulator per accumulated argument; zeroed by the caller, sums stored here.
+    pub acc: *mut f64,
+    /// Per-row values passed between the segments of a row (`StagePlan::n_scratch` of them).
+    pub scratch: *mut f64,
+}
+
+/// A row-free function: reads `params` and `slots`, writes its values to `slots`.
+pub(crate) type RowFreeFn = unsafe extern "C" fn(params: *const f64, slots: *mut f64);
+/// A row-pass function.
+pub(crate) type PassFn = unsafe extern "C" fn(args: *const PassArgs);
+
+/// Up to this many accumulators live in registers (SSA variables) during a row pass; more are
+/// kept in the accumulator array in memory (thousands of loop-carried values would only be
+/// spilled anyway, and would slow the register allocator down).
+const ACC_IN_REGISTERS: usize = 16;
+
+pub(crate) struct Compiled {
+    pub module: JITModule,
+    /// Per stage: the row-free segment functions, in order.
+    pub row_free: Vec<Vec<RowFreeFn>>,
+    pub passes: Vec<Option<PassFn>>,
+}
+
+fn codegen_error(e: impl std::fmt::Display) -> CompileError {
+    CompileError::Codegen(e.to_string())
+}
+
+fn new_module() -> Result<JITModule, CompileError> {
+    let mut flags = settings::builder();
+    let verifier = if cfg!(debug_assertions) {
+        "true"
+    } else {
+        "false"
+    };
+    for (name, value) in [
+        ("opt_level", "speed"),
+        ("enable_verifier", verifier),
+        // cranelift-jit requires these (absolute addresses, no colocated libcalls).
+        ("use_colocated_libcalls", "false"),
+        ("is_pic", "false"),
+        // Frames with many spilled values can exceed a page: probe the stack so that a deep
+        // frame hits the guard page instead of jumping over it.
+        ("enable_probestack", "true"),
+        ("probestack_strategy", "inline"),
+        // Nothing unwinds through generated code (the callees cannot panic).
+        ("unwind_info", "false"),
+    ] {
+        flags.set(name, value).map_err(codegen_error)?;
+    }
+    let isa_builder = cranelift_native::builder()
+        .map_err(|msg| CompileError::UnsupportedHost(msg.to_string()))?;
+    let isa = isa_builder
+        .finish(settings::Flags::new(flags))
+        .map_err(codegen_error)?;
+    let mut builder = JITBuilder::with_isa(isa, default_libcall_names());
+    for callee in Callee::ALL {
+        builder.symbol(callee.symbol(), callee.address());
+    }
+    Ok(JITModule::new(builder))
+}
+
+/// Compiles the plan's functions and links them.
+pub(crate) fn compile(graph: &Graph, plan: &Plan) -> Result<Compiled, CompileError> {
+    let mut module = new_module()?;
+    let mut ctx = module.make_context();
+    let mut fctx = FunctionBuilderContext::new();
+    let mut externs = [None; Callee::ALL.len()];
+    let mut row_free_ids: Vec<Vec<FuncId>> = Vec::new();
+    let mut pass_ids = Vec::new();
+    for (s, stage) in plan.stages.iter().enumerate() {
+        let mut generator = Gen {
+            graph,
+            plan,
+            module: &mut module,
+            externs: &mut externs,
+            ctx: &mut ctx,
+            fctx: &mut fctx,
+        };
+        let pass = if stage.accumulated.is_empty() {
+            None
+        } else {
+            let segments = if stage.per_row.len() > 1 {
+                (0..stage.per_row.len())
+                    .map(|k| {
+                        generator.define(&format!("pass{s}_segment{k}"), Kind::Segment(stage, k))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?
+            } else {
+                Vec::new()
+            };
+            Some(generator.define(&format!("pass{s}"), Kind::Pass(stage, &segments))?)
+        };
+        pass_ids.push(pass);
+        let row_free = (0..stage.row_free.len())
+            .map(|k| {
+                generator.define(
+                    &format!("row_free{s}_{k}"),
+                    Kind::RowFree(&stage.row_free[k]),
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        row_free_ids.push(row_free);
+    }
+    module.finalize_definitions().map_err(codegen_error)?;
+    let row_free = row_free_ids
+        .into_iter()
+        .map(|ids| {
+            ids.into_iter()
+                .map(|id| {
+                    let code = module.get_finalized_function(id);
+                    // SAFETY: `code` is the entry of a function finalized just above, defined
+                    // with the signature (pointer, pointer) -> () in the host's default calling
+                    // convention, which is `extern "C"` on every host cranelift-native supports.
+                    unsafe { std::mem::transmute::<*const u8, RowFreeFn>(code) }
+                })
+                .collect()
+        })
+        .collect();
+    let passes = pass_ids
+        .into_iter()
+        .map(|id| {
+            id.map(|id| {
+                let code = module.get_finalized_function(id);
+                // SAFETY: as above, with the signature (pointer) -> ().
+                unsafe { std::mem::transmute::<*const u8, PassFn>(code) }
+            })
+        })
+        .collect();
+    Ok(Compiled {
+        module,
+        row_free,
+        passes,
+    })
+}
+
+enum Kind<'p> {
+    /// A row-free segment: `fn(params, slots)`.
+    RowFree(&'p [NodeId]),
+    /// A stage's row loop: `fn(args)`. With segment functions, the body calls them in order;
+    /// without, it computes the stage's single segment inline.
+    Pass(&'p StagePlan, &'p [FuncId]),
+    /// Segment `k` of a stage's per-row code: `fn(args, row address)`.
+    Segment(&'p StagePlan, usize),
+}
+
+struct Gen<'a> {
+    graph: &'a Graph,
+    plan: &'a Plan,
+    module: &'a mut JITModule,
+    externs: &'a mut [Option<FuncId>; Callee::ALL.len()],
+    ctx: &'a mut Context,
+    fctx: &'a mut FunctionBuilderContext,
+}
+
+impl Gen<'_> {
+    fn define(&mut self, name: &str, kind: Kind<'_>) -> Result<FuncId, CompileError> {
+        let ptr = self.module.target_config().pointer_type();
+        let mut sig = self.module.make_signature();
+        let n_args = match kind {
+            Kind::RowFree(_) | Kind::Segment(..) => 2,
+            Kind::Pass(..) => 1,
+        };
+        for _ in 0..n_args {
+            sig.params.push(AbiParam::new(ptr));
+        }
+        let id = self
+            .module
+            .declare_function(name, Linkage::Local, &sig)
+            .map_err(codegen_error)?;
+        self.ctx.func.signature = sig;
+        self.ctx.func.name = UserFuncName::user(0, id.as_u32());
+        {
+            let builder = FunctionBuilder::new(&mut self.ctx.func, self.fctx);
+            let mut f = FnGen {
+                b: builder,
+                graph: self.graph,
+                plan: self.plan,
+                module: self.module,
+                externs: self.externs,
+                refs: [None; Callee::ALL.len()],
+                vals: vec![None; self.graph.len()],
+                lse_slot: None,
+                ptr,
+                params: None,
+                slots: None,
+                row: None,
+                scratch: None,
+                scratch_of: None,
+            };
+            match kind {
+                Kind::RowFree(nodes) => f.row_free(nodes)?,
+                Kind::Pass(stage, segments) => f.pass(stage, segments)?,
+                Kind::Segment(stage, k) => f.segment(stage, k)?,
+            }
+            f.b.seal_all_blocks();
+            let config = f.module.target_config();
+            f.b.finalize(config);
+        }
+        self.module
+            .define_function(id, self.ctx)
+            .map_err(|e| CompileError::Codegen(format!("{e:?}")))?;
+        self.module.clear_context(self.ctx);
+        Ok(id)
+    }
+}
+
+/// Whether a node's code calls out (a transcendental function).
+fn calls_out(graph: &Graph, id: NodeId) -> bool {
+    match graph.op(id) {
+        Op::Exp
+        | Op::Log
+        | Op::Sin
+        | Op::Cos
+        | Op::Tan
+        | Op::Atan
+        | Op::Tanh
+        | Op::Sigmoid
+        | Op::Softplus
+        | Op::Log1p
+        | Op::Expm1
+        | Op::Elu
+        | Op::LogSumExp => true,
+        Op::Pow => !graph
+            .op(graph.args(id)[1])
+            .const_value()
+            .is_some_and(|e| e == e.trunc() && e.abs() <= 64.0),
+        _ => false,
+    }
+}
+
+/// Loads of memory that the generated code only reads while it runs: aligned, in bounds.
+fn readonly() -> MemFlagsData {
+    MemFlagsData::trusted().with_readonly()
+}
+
+/// The state of one function being generated.
+struct FnGen<'a, 'f> {
+    b: FunctionBuilder<'f>,
+    graph: &'a Graph,
+    plan: &'a Plan,
+    module: &'a mut JITModule,
+    externs: &'a mut [Option<FuncId>; Callee::ALL.len()],
+    refs: [Option<cranelift_codegen::ir::FuncRef>; Callee::ALL.len()],
+    /// The SSA value of each node computed or loaded in this function.
+    vals: Vec<Option<Value>>,
+    /// A stack slot for `logsumexp` arguments, with its size in values.
+    lse_slot: Option<(StackSlot, usize)>,
+    ptr: Type,
+    params: Option<Value>,
+    slots: Option<Value>,
+    /// The current row's address, inside a row pass.
+    row: Option<Value>,
+    /// The per-row scratch array and the scratch index of per-row values, in a segment.
+    scratch: Option<Value>,
+    scratch_of: Option<&'a rustc_hash::FxHashMap<NodeId, usize>>,
+}
+
+impl<'a> FnGen<'a, '_> {
+    fn row_free(&mut self, nodes: &[NodeId]) -> Result<(), CompileError> {
+        let entry = self.b.create_block();
+        self.b.append_block_params_for_function_params(entry);
+        self.b.switch_to_block(entry);
+        self.params = Some(self.b.block_params(entry)[0]);
+        let slots = self.b.block_params(entry)[1];
+        self.slots = Some(slots);
+        for &id in nodes {
+            let v = self.compute(id)?;
+            if let Some(slot) = self.plan.slot(id) {
+                self.b
+                    .ins()
+                    .store(MemFlagsData::trusted(), v, slots, slot_offset(slot));
+            }
+        }
+        self.b.ins().return_(&[]);
+        Ok(())
+    }
+
+    /// Loads the pointer fields of `PassArgs` this function uses; returns `acc`.
+    fn load_pass_args(&mut self, args: Value) -> Value {
+        let ptr = self.ptr;
+        let field = |b: &mut FunctionBuilder, index: i32| {
+            b.ins()
+                .load(ptr, readonly(), args, index * ptr.bytes() as i32)
+        };
+        self.params = Some(field(&mut self.b, 0));
+        self.slots = Some(field(&mut self.b, 1));
+        self.scratch = Some(field(&mut self.b, 8));
+        field(&mut self.b, 7)
+    }
+
+    /// `acc[k] += v` in memory.
+    fn accumulate_in_memory(&mut self, acc: Value, k: usize, v: Value) {
+        let flags = MemFlagsData::trusted();
+        let sum = self.b.ins().load(types::F64, flags, acc, slot_offset(k));
+        let sum = self.b.ins().fadd(sum, v);
+        self.b.ins().store(flags, sum, acc, slot_offset(k));
+    }
+
+    fn pass(&mut self, stage: &StagePlan, segments: &[FuncId]) -> Result<(), CompileError> {
+        let ptr = self.ptr;
+        let entry = self.b.create_block();
+        self.b.append_block_params_for_function_params(entry);
+        self.b.switch_to_block(entry);
+        let args = self.b.block_params(entry)[0];
+        let acc = self.load_pass_args(args);
+        let field = |b: &mut FunctionBuilder, index: i32| {
+            b.ins()
+                .load(ptr, readonly(), args, index * ptr.bytes() as i32)
+        };
+        let data = field(&mut self.b, 2);
+        let stride = field(&mut self.b, 3);
+        let rows = field(&mut self.b, 4);
+        let start = field(&mut self.b, 5);
+        let end = field(&mut self.b, 6);
+
+        // Accumulators stay in registers only in a small loop without calls (every call
+        // clobbers every float register, so they would be spilled and reloaded around each).
+        let n_acc = stage.accumulated.len();
+        let inline = segments.is_empty();
+        let in_registers = inline
+            && n_acc <= ACC_IN_REGISTERS
+            && !stage
+                .per_row
+                .iter()
+                .flatten()
+                .any(|&id| calls_out(self.graph, id));
+        let position = self.b.declare_var(ptr);
+        self.b.def_var(position, start);
+        let mut acc_vars: Vec<Variable> = Vec::new();
+        if in_registers {
+            let zero = self.b.ins().f64const(0.0);
+            for _ in 0..n_acc {
+                let var = self.b.declare_var(types::F64);
+                self.b.def_var(var, zero);
+                acc_vars.push(var);
+            }
+        }
+        let all_rows = self.b.ins().icmp_imm_u(IntCC::Equal, rows, 0);
+
+        let header = self.b.create_block();
+        let select_row = self.b.create_block();
+        let indexed = self.b.create_block();
+        let body = self.b.create_block();
+        let exit = self.b.create_block();
+        self.b.ins().jump(header, &[]);
+
+        // header: while position < end
+        self.b.switch_to_block(header);
+        let i = self.b.use_var(position);
+        let more = self.b.ins().icmp(IntCC::UnsignedLessThan, i, end);
+        self.b.ins().brif(more, select_row, &[], exit, &[]);
+
+        // The row of this position: the position itself, or rows[position].
+        self.b.switch_to_block(select_row);
+        self.b.ins().brif(all_rows, body, &[i.into()], indexed, &[]);
+        self.b.switch_to_block(indexed);
+        let byte = self.b.ins().ishl_imm_u(i, 3);
+        let address = self.b.ins().iadd(rows, byte);
+        let row_index = self.b.ins().load(ptr, readonly(), address, 0);
+        self.b.ins().jump(body, &[row_index.into()]);
+
+        self.b.switch_to_block(body);
+        let row_index = self.b.append_block_param(body, ptr);
+        let offset = self.b.ins().imul(row_index, stride);
+        let row = self.b.ins().iadd(data, offset);
+        self.row = Some(row);
+        // Each argument is accumulated as soon as it is computed, which keeps live ranges short.
+        let accumulate = |f: &mut Self, k: usize, v: Value| {
+            if in_registers {
+                let sum = f.b.use_var(acc_vars[k]);
+                let sum = f.b.ins().fadd(sum, v);
+                f.b.def_var(acc_vars[k], sum);
+            } else {
+                f.accumulate_in_memory(acc, k, v);
+            }
+        };
+        if inline {
+            for &id in stage.per_row.iter().flatten() {
+                let k = stage.acc_of.get(&id).copied();
+                if self.graph.op(id).is_leaf() {
+                    if let Some(k) = k {
+                        let v = self.operand(id);
+                        accumulate(self, k, v);
+                    }
+                    continue;
+                }
+                let v = self.compute(id)?;
+                if let Some(k) = k {
+                    accumulate(self, k, v);
+                }
+            }
+        } else {
+            for &segment in segments {
+                let fref = self.module.declare_func_in_func(segment, self.b.func);
+                self.b.ins().call(fref, &[args, row]);
+            }
+        }
+        // Row-free arguments (the same value on every row) are accumulated by the loop itself.
+        for (k, &arg) in stage.accumulated.iter().enumerate() {
+            if !self.graph.flags(arg).per_row {
+                let v = self.operand(arg);
+                accumulate(self, k, v);
+            }
+        }
+        let next = self.b.ins().iadd_imm_u(i, 1);
+        self.b.def_var(position, next);
+        self.b.ins().jump(header, &[]);
+
+        self.b.switch_to_block(exit);
+        for (k, &var) in acc_vars.iter().enumerate() {
+            let sum = self.b.use_var(var);
+            self.b
+                .ins()
+                .store(MemFlagsData::trusted(), sum, acc, slot_offset(k));
+        }
+        self.b.ins().return_(&[]);
+        Ok(())
+    }
+
+    /// Segment `k` of a stage's per-row code, for one row: computes its nodes, stores those a
+    /// later segment uses to the scratch array and accumulates the arguments it computes.
+    fn segment(&mut self, stage: &'a StagePlan, k: usize) -> Result<(), CompileError> {
+        let entry = self.b.create_block();
+        self.b.append_block_params_for_function_params(entry);
+        self.b.switch_to_block(entry);
+        let args = self.b.block_params(entry)[0];
+        self.row = Some(self.b.block_params(entry)[1]);
+        let acc = self.load_pass_args(args);
+        self.scratch_of = Some(&stage.scratch_of);
+        let scratch = self.scratch.expect("loaded above");
+        for &id in &stage.per_row[k] {
+            if self.graph.op(id).is_leaf() {
+                if let Some(&j) = stage.acc_of.get(&id) {
+                    let v = self.operand(id);
+                    self.accumulate_in_memory(acc, j, v);
+                }
+                continue;
+            }
+            let v = self.compute(id)?;
+            if let Some(&index) = stage.scratch_of.get(&id) {
+                self.b
+                    .ins()
+                    .store(MemFlagsData::trusted(), v, scratch, slot_offset(index));
+            }
+            if let Some(&j) = stage.acc_of.get(&id) {
+                self.accumulate_in_memory(acc, j, v);
+            }
+        }
+        self.b.ins().return_(&[]);
+        Ok(())
+    }
+
+    /// The value of an operand: computed earlier in this function, a constant, or a load.
+    ///
+    /// Loads (parameters, inputs, slots, scratch) are emitted at every use rather than kept in an
+    /// SSA value: reloading from L1 is cheaper than spilling around the calls that clobber every
+    /// float register, and Cranelift's alias analysis still merges repeated loads between calls
+    /// and stores. (Hence plain `trusted` flags: a `readonly` load would be merged across calls.)
+    fn operand(&mut self, id: NodeId) -> Value {
+        if let Some(v) = self.vals[id.index()] {
+            return v;
+        }
+        let flags = MemFlagsData::trusted();
+        match self.graph.op(id) {
+            Op::Const(bits) => {
+                let v = self.b.ins().f64const(Ieee64::with_bits(bits));
+                self.vals[id.index()] = Some(v);
+                v
+            }
+            Op::Param(i) => {
+                let params = self.params.expect("every function has the params pointer");
+                self.b
+                    .ins()
+                    .load(types::F64, flags, params, slot_offset(i as usize))
+            }
+            Op::Input(i) => {
+                let row = self.row.expect("inputs are read only inside a row pass");
+                self.b
+                    .ins()
+                    .load(types::F64, flags, row, slot_offset(i as usize))
+            }
+            _ if self.graph.flags(id).per_row => {
+                let index = self
+                    .scratch_of
+                    .and_then(|m| m.get(&id))
+                    .expect("a per-row value from an earlier segment is in the scratch array");
+                let scratch = self.scratch.expect("segments have the scratch pointer");
+                self.b
+                    .ins()
+                    .load(types::F64, flags, scratch, slot_offset(*index))
+            }
+            _ => {
+                let slot = self
+                    .plan
+                    .slot(id)
+                    .expect("a value used by another function has a slot");
+                let slots = self.slots.expect("every function has the slots pointer");
+                self.b
+                    .ins()
+                    .load(types::F64, flags, slots, slot_offset(slot))
+            }
+        }
+    }
+
+    fn constant(&mut self, value: f64) -> Value {
+        self.b.ins().f64const(value)
+    }
+
+    fn call(&mut self, callee: Callee, args: &[Value]) -> Result<Value, CompileError> {
+        let fref = match self.refs[callee.index()] {
+            Some(fref) => fref,
+            None => {
+                let id = match self.externs[callee.index()] {
+                    Some(id) => id,
+                    None => {
+                        let mut sig = self.module.make_signature();
+                        if callee == Callee::LogSumExp {
+                            sig.params.push(AbiParam::new(self.ptr));
+                            sig.params.push(AbiParam::new(self.ptr));
+                        } else {
+                            for _ in 0..callee.float_args() {
+                                sig.params.push(AbiParam::new(types::F64));
+                            }
+                        }
+                        sig.returns.push(AbiParam::new(types::F64));
+                        let id = self
+                            .module
+                            .declare_function(callee.symbol(), Linkage::Import, &sig)
+                            .map_err(codegen_error)?;
+                        self.externs[callee.index()] = Some(id);
+                        id
+                    }
+                };
+                let fref = self.module.declare_func_in_func(id, self.b.func);
+                self.refs[callee.index()] = Some(fref);
+                fref
+            }
+        };
+        let inst = self.b.ins().call(fref, args);
+        Ok(self.b.inst_results(inst)[0])
+    }
+
+    /// Computes an operation of this function and remembers its value. (Leaves are loaded where
+    /// they are used: see [`FnGen::operand`].)
+    fn compute(&mut self, id: NodeId) -> Result<Value, CompileError> {
+        debug_assert!(!self.graph.op(id).is_leaf());
+        let v = self.op(id)?;
+        self.vals[id.index()] = Some(v);
+        Ok(v)
+    }
+
+    /// Emits one node's operation (or loads a leaf).
+    fn op(&mut self, id: NodeId) -> Result<Value, CompileError> {
+        let op = self.graph.op(id);
+        if op.is_leaf() || op.is_row_reduction() {
+            return Ok(self.operand(id));
+        }
+        let arg_ids = self.graph.args(id);
+        let args: Vec<Value> = arg_ids.iter().map(|&a| self.operand(a)).collect();
+        let a = args
+            .first()
+            .copied()
+            .unwrap_or_else(|| self.constant(f64::NAN));
+        let b = args.get(1).copied().unwrap_or(a);
+        Ok(match op {
+            Op::Add => self.b.ins().fadd(a, b),
+            Op::Sub => self.b.ins().fsub(a, b),
+            Op::Mul => self.b.ins().fmul(a, b),
+            Op::Div => self.b.ins().fdiv(a, b),
+            Op::Neg => self.b.ins().fneg(a),
+            Op::Sqrt => self.b.ins().sqrt(a),
+            Op::Abs => self.b.ins().fabs(a),
+            Op::Pow => match self.graph.op(arg_ids[1]).const_value() {
+                // Exactly the branch `gradc_graph::op::pow` takes for this exponent.
+                Some(e) if e == e.trunc() && e.abs() <= 64.0 => self.powi(a, e as i32),
+                _ => self.call(Callee::Pow, &[a, b])?,
+            },
+            Op::Exp => self.call(Callee::Exp, &[a])?,
+            Op::Log => self.call(Callee::Log, &[a])?,
+            Op::Sin => self.call(Callee::Sin, &[a])?,
+            Op::Cos => self.call(Callee::Cos, &[a])?,
+            Op::Tan => self.call(Callee::Tan, &[a])?,
+            Op::Atan => self.call(Callee::Atan, &[a])?,
+            Op::Tanh => self.call(Callee::Tanh, &[a])?,
+            Op::Sigmoid => self.call(Callee::Sigmoid, &[a])?,
+            Op::Softplus => self.call(Callee::Softplus, &[a])?,
+            Op::Log1p => self.call(Callee::Log1p, &[a])?,
+            Op::Expm1 => self.call(Callee::Expm1, &[a])?,
+            Op::Relu => {
+                // a > 0 or a is NaN: a; else 0 (so -0 becomes +0).
+                let zero = self.constant(0.0);
+                let keep = self.b.ins().fcmp(FloatCC::UnorderedOrGreaterThan, a, zero);
+                self.b.ins().select(keep, a, zero)
+            }
+            // Not `fmax`/`fmin`: those return +0 for max(-0, +0), where `Op::Max` returns its
+            // first operand whenever a >= b.
+            Op::Max => self.nan_propagating(FloatCC::GreaterThanOrEqual, a, b),
+            Op::Min => self.nan_propagating(FloatCC::LessThanOrEqual, a, b),
+            Op::LeakyRelu => {
+                let zero = self.constant(0.0);
+                let positive = self.b.ins().fcmp(FloatCC::GreaterThan, a, zero);
+                let scaled = self.b.ins().fmul(b, a);
+                self.b.ins().select(positive, a, scaled)
+            }
+            Op::Elu => {
+                let zero = self.constant(0.0);
+                let positive = self.b.ins().fcmp(FloatCC::GreaterThan, a, zero);
+                let e = self.call(Callee::Expm1, &[a])?;
+                let scaled = self.b.ins().fmul(b, e);
+                self.b.ins().select(positive, a, scaled)
+            }
+            Op::Sign => {
+                let zero = self.constant(0.0);
+                let one = self.constant(1.0);
+                let minus_one = self.constant(-1.0);
+                // ±0 and NaN: a * 0.
+                let rest = self.b.ins().fmul(a, zero);
+                let negative = self.b.ins().fcmp(FloatCC::LessThan, a, zero);
+                let rest = self.b.ins().select(negative, minus_one, rest);
+                let positive = self.b.ins().fcmp(FloatCC::GreaterThan, a, zero);
+                self.b.ins().select(positive, one, rest)
+            }
+            Op::Step => {
+                let zero = self.constant(0.0);
+                let one = self.constant(1.0);
+                let positive = self.b.ins().fcmp(FloatCC::GreaterThan, a, zero);
+                let step = self.b.ins().select(positive, one, zero);
+                let nan = self.b.ins().fcmp(FloatCC::Unordered, a, a);
+                self.b.ins().select(nan, a, step)
+            }
+            Op::Cmp(c) => {
+                let cc = match c {
+                    CmpOp::Lt => FloatCC::LessThan,
+                    CmpOp::Le => FloatCC::LessThanOrEqual,
+                    CmpOp::Gt => FloatCC::GreaterThan,
+                    CmpOp::Ge => FloatCC::GreaterThanOrEqual,
+                    CmpOp::Eq => FloatCC::Equal,
+                    // `!=` is true for NaN operands, as in Rust.
+                    CmpOp::Ne => FloatCC::NotEqual,
+                };
+                let one = self.constant(1.0);
+                let zero = self.constant(0.0);
+                let holds = self.b.ins().fcmp(cc, a, b);
+                self.b.ins().select(holds, one, zero)
+            }
+            Op::If => {
+                // Both branches are computed; `c != 0` (true for NaN) selects the first.
+                let zero = self.constant(0.0);
+                let c = self.b.ins().fcmp(FloatCC::NotEqual, a, zero);
+                self.b.ins().select(c, args[1], args[2])
+            }
+            Op::LogSumExp => self.logsumexp(&args)?,
+            Op::Const(_) | Op::Param(_) | Op::Input(_) | Op::RowSum | Op::RowMean => {
+                unreachable!("handled above")
+            }
+        })
+    }
+
+    /// `max`/`min` as `Op::apply` defines them: NaN if either operand is NaN, else `a` where
+    /// `a cc b`, else `b`.
+    fn nan_propagating(&mut self, cc: FloatCC, a: Value, b: Value) -> Value {
+        let nan = self.constant(f64::NAN);
+        let first = self.b.ins().fcmp(cc, a, b);
+        let chosen = self.b.ins().select(first, a, b);
+        let unordered = self.b.ins().fcmp(FloatCC::Unordered, a, b);
+        self.b.ins().select(unordered, nan, chosen)
+    }
+
+    /// `x.powi(n)` by the same square-and-multiply sequence as the runtime's `__powidf2`
+    /// (compiler-builtins), so that the result is bit-identical to `f64::powi`.
+    fn powi(&mut self, x: Value, n: i32) -> Value {
+        let mut remaining = n.unsigned_abs();
+        let mut base = x;
+        // `None` stands for the initial 1.0 (1.0 * x == x exactly).
+        let mut product: Option<Value> = None;
+        loop {
+            if remaining & 1 != 0 {
+                product = Some(match product {
+                    None => base,
+                    Some(p) => self.b.ins().fmul(p, base),
+                });
+            }
+            remaining >>= 1;
+            if remaining == 0 {
+                break;
+            }
+            base = self.b.ins().fmul(base, base);
+        }
+        let product = product.unwrap_or_else(|| self.constant(1.0));
+        if n < 0 {
+            let one = self.constant(1.0);
+            self.b.ins().fdiv(one, product)
+        } else {
+            product
+        }
+    }
+
+    fn logsumexp(&mut self, args: &[Value]) -> Result<Value, CompileError> {
+        let needed = args.len().max(1);
+        let slot = match self.lse_slot {
+            Some((slot, size)) if size >= needed => slot,
+            _ => {
+                let bytes = u32::try_from(needed * 8)
+                    .map_err(|_| CompileError::Codegen("logsumexp has too many operands".into()))?;
+                let slot = self.b.create_sized_stack_slot(StackSlotData::new(
+                    StackSlotKind::ExplicitSlot,
+                    bytes,
+                    3,
+                ));
+                self.lse_slot = Some((slot, needed));
+                slot
+            }
+        };
+        for (k, &v) in args.iter().enumerate() {
+            self.b.ins().stack_store(self.ptr, v, slot, slot_offset(k));
+        }
+        let address = self.b.ins().stack_addr(self.ptr, slot, 0);
+        let len = self.b.ins().iconst(self.ptr, args.len() as i64);
+        self.call(Callee::LogSumExp, &[address, len])
+    }
+}
+
+/// The byte offset of element `index` of an `f64` array.
+/// `Plan::new` rejects arrays of 2^28 or more elements, so the offset fits.
+fn slot_offset(index: usize) -> i32 {
+    i32::try_from(index * 8).expect("arrays have fewer than 2^28 elements (checked by Plan::new)")
+}

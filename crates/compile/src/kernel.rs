@@ -1,0 +1,395 @@
+//! [`Kernel`]: a compiled root set with a safe evaluation API.
+
+use crate::codegen::{self, PassArgs, PassFn, RowFreeFn};
+use crate::data::{KernelData, RowSet};
+use crate::error::{CompileError, EvalError, ThreadsError};
+use crate::plan::{Plan, ReductionKind, RootSource};
+use cranelift_jit::JITModule;
+use gradc_graph::{Graph, NodeId};
+use rayon::prelude::*;
+use std::sync::Mutex;
+
+/// The default number of row positions per chunk (see [`KernelOptions::chunk_rows`]).
+pub const DEFAULT_CHUNK_ROWS: usize = 4096;
+
+/// How a kernel is compiled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KernelOptions {
+    /// Row reductions are summed in chunks of this many row positions; the chunk sums are then
+    /// added in chunk order. The chunking is the same whatever the number of threads, so a
+    /// kernel's results do not depend on it. Default [`DEFAULT_CHUNK_ROWS`].
+    pub chunk_rows: usize,
+    /// Generated functions are cut into segments of at most this many graph nodes (one
+    /// function each; a row pass calls its segments once per row). Cranelift's register
+    /// allocator is superlinear in function size on these graphs, so this bounds compile time;
+    /// it does not change any result. Default [`DEFAULT_SEGMENT_NODES`].
+    pub segment_nodes: usize,
+}
+
+/// The default [`KernelOptions::segment_nodes`].
+pub const DEFAULT_SEGMENT_NODES: usize = 2048;
+
+impl Default for KernelOptions {
+    fn default() -> KernelOptions {
+        KernelOptions {
+            chunk_rows: DEFAULT_CHUNK_ROWS,
+            segment_nodes: DEFAULT_SEGMENT_NODES,
+        }
+    }
+}
+
+/// A thread pool for [`Kernel::eval_threads`], or none (run on the calling thread).
+#[derive(Debug)]
+pub struct Threads {
+    pool: Option<rayon::ThreadPool>,
+}
+
+impl Threads {
+    /// Runs on the calling thread.
+    pub fn serial() -> Threads {
+        Threads { pool: None }
+    }
+
+    /// A pool of `count` threads; 0 or 1 means [`Threads::serial`].
+    pub fn new(count: usize) -> Result<Threads, ThreadsError> {
+        if count <= 1 {
+            return Ok(Threads::serial());
+        }
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(count)
+            .thread_name(|i| format!("gradc-kernel-{i}"))
+            .build()?;
+        Ok(Threads { pool: Some(pool) })
+    }
+
+    /// The number of threads evaluation uses.
+    pub fn count(&self) -> usize {
+        self.pool.as_ref().map_or(1, |p| p.current_num_threads())
+    }
+}
+
+impl Default for Threads {
+    fn default() -> Threads {
+        Threads::serial()
+    }
+}
+
+/// The accumulators of one stage and how they are finalized.
+#[derive(Debug)]
+struct Stage {
+    row_free: Vec<RowFreeFn>,
+    pass: Option<PassFn>,
+    n_acc: usize,
+    n_scratch: usize,
+    /// (accumulator, kind, slot) of each reduction.
+    reductions: Vec<(usize, ReductionKind, usize)>,
+}
+
+/// Native code computing a set of row-free roots of a graph over data rows.
+///
+/// Built by [`Kernel::compile`]; evaluated by [`Kernel::eval`] (calling thread) or
+/// [`Kernel::eval_threads`] (a pool), which give bit-identical results. `Kernel` is `Send` and
+/// `Sync`: evaluation only reads the compiled code.
+pub struct Kernel {
+    n_params: usize,
+    n_inputs: usize,
+    /// One more than the largest input column the code reads.
+    inputs_read: usize,
+    n_slots: usize,
+    chunk_rows: usize,
+    stages: Vec<Stage>,
+    roots: Vec<RootSource>,
+    /// Owns the executable memory the function pointers in `stages` point into; freed on drop.
+    /// Never used otherwise (the mutex only makes the owner `Sync`).
+    module: Mutex<Option<JITModule>>,
+}
+
+impl std::fmt::Debug for Kernel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kernel")
+            .field("n_params", &self.n_params)
+            .field("n_inputs", &self.n_inputs)
+            .field("n_roots", &self.roots.len())
+            .field("n_slots", &self.n_slots)
+            .field("stages", &self.stages.len())
+            .field("chunk_rows", &self.chunk_rows)
+            .finish()
+    }
+}
+
+impl Kernel {
+    /// Compiles the computation of `roots` (row-free nodes of `graph`) for a model with
+    /// `n_params` parameter elements and `n_inputs` data columns, with default options.
+    pub fn compile(
+        graph: &Graph,
+        roots: &[NodeId],
+        n_params: usize,
+        n_inputs: usize,
+    ) -> Result<Kernel, CompileError> {
+        Kernel::compile_with(graph, roots, n_params, n_inputs, KernelOptions::default())
+    }
+
+    /// [`Kernel::compile`] with options.
+    pub fn compile_with(
+        graph: &Graph,
+        roots: &[NodeId],
+        n_params: usize,
+        n_inputs: usize,
+        options: KernelOptions,
+    ) -> Result<Kernel, CompileError> {
+        if options.chunk_rows == 0 {
+            return Err(CompileError::ZeroChunk);
+        }
+        if options.segment_nodes == 0 {
+            return Err(CompileError::ZeroSegment);
+        }
+        let plan = Plan::new(graph, roots, n_params, n_inputs, options.segment_nodes)?;
+        let compiled = codegen::compile(graph, &plan)?;
+        let stages = plan
+            .stages
+            .iter()
+            .zip(compiled.row_free.into_iter().zip(compiled.passes))
+            .map(|(stage, (row_free, pass))| Stage {
+                row_free,
+                pass,
+                n_acc: stage.accumulated.len(),
+                n_scratch: stage.n_scratch,
+                reductions: stage
+                    .reductions
+                    .iter()
+                    .map(|r| (r.acc, r.kind, r.slot))
+                    .collect(),
+            })
+            .collect();
+        Ok(Kernel {
+            n_params,
+            n_inputs,
+            inputs_read: plan.inputs_read,
+            n_slots: plan.n_slots,
+            chunk_rows: options.chunk_rows,
+            stages,
+            roots: plan.roots,
+            module: Mutex::new(Some(compiled.module)),
+        })
+    }
+
+    /// The number of roots (the length `out` must have).
+    pub fn n_roots(&self) -> usize {
+        self.roots.len()
+    }
+
+    pub fn n_params(&self) -> usize {
+        self.n_params
+    }
+
+    pub fn n_inputs(&self) -> usize {
+        self.n_inputs
+    }
+
+    pub fn chunk_rows(&self) -> usize {
+        self.chunk_rows
+    }
+
+    /// Evaluates every root on the calling thread, writing `out[i]` for root `i`.
+    pub fn eval(
+        &self,
+        params: &[f64],
+        data: &KernelData,
+        rows: RowSet<'_>,
+        out: &mut [f64],
+    ) -> Result<(), EvalError> {
+        self.run(params, data, rows, out, None)
+    }
+
+    /// Evaluates every root with the row passes split over `threads`. The result is
+    /// bit-identical to [`Kernel::eval`].
+    pub fn eval_threads(
+        &self,
+        params: &[f64],
+        data: &KernelData,
+        rows: RowSet<'_>,
+        out: &mut [f64],
+        threads: &Threads,
+    ) -> Result<(), EvalError> {
+        self.run(params, data, rows, out, threads.pool.as_ref())
+    }
+
+    fn check(
+        &self,
+        params: &[f64],
+        data: &KernelData,
+        rows: RowSet<'_>,
+        out: &[f64],
+    ) -> Result<(), EvalError> {
+        if params.len() != self.n_params {
+            return Err(EvalError::ParamCount {
+                expected: self.n_params,
+                given: params.len(),
+            });
+        }
+        if out.len() != self.roots.len() {
+            return Err(EvalError::OutputLength {
+                expected: self.roots.len(),
+                given: out.len(),
+            });
+        }
+        if data.width() < self.inputs_read {
+            return Err(EvalError::DataWidth {
+                needed: self.inputs_read,
+                given: data.width(),
+            });
+        }
+        if let RowSet::Subset(rows) = rows
+            && let Some(&row) = rows.iter().find(|&&r| r >= data.n_rows())
+        {
+            return Err(EvalError::RowOutOfRange {
+                row,
+                n_rows: data.n_rows(),
+            });
+        }
+        Ok(())
+    }
+
+    fn run(
+        &self,
+        params: &[f64],
+        data: &KernelData,
+        rows: RowSet<'_>,
+        out: &mut [f64],
+        pool: Option<&rayon::ThreadPool>,
+    ) -> Result<(), EvalError> {
+        self.check(params, data, rows, out)?;
+        let n_rows = data.n_rows();
+        let positions = match rows {
+            RowSet::All => n_rows,
+            RowSet::Subset(r) => r.len(),
+        };
+        let mut slots = vec![0.0f64; self.n_slots];
+        for stage in &self.stages {
+            if let Some(pass) = stage.pass {
+                let sums = self.reduce(pass, stage, params, &slots, data, rows, pool);
+                // Exactly the interpreter's finalization.
+                let batch = positions as f64;
+                for &(acc, kind, slot) in &stage.reductions {
+                    let sum = sums[acc];
+                    slots[slot] = match kind {
+                        ReductionKind::Mean => sum / batch,
+                        ReductionKind::Sum if positions == n_rows => sum,
+                        ReductionKind::Sum => sum * (n_rows as f64 / batch),
+                    };
+                }
+            }
+            for &row_free in &stage.row_free {
+                // SAFETY: the generated function reads `params[i]` only for parameter indices
+                // of the graph, which `Plan::new` checked are < n_params == params.len()
+                // (checked above), and reads and writes `slots[k]` only for k < n_slots ==
+                // slots.len(). It has the `RowFreeFn` signature (see `codegen::compile`) and
+                // its code lives as long as `self`.
+                unsafe { row_free(params.as_ptr(), slots.as_mut_ptr()) };
+            }
+        }
+        for (o, root) in out.iter_mut().zip(&self.roots) {
+            *o = match *root {
+                RootSource::Const(v) => v,
+                RootSource::Param(i) => params[i],
+                RootSource::Slot(s) => slots[s],
+            };
+        }
+        Ok(())
+    }
+
+    /// Sums the stage's accumulated arguments over the row positions: each chunk of
+    /// `chunk_rows` positions from 0, then the chunk sums in chunk order.
+    #[allow(clippy::too_many_arguments)]
+    fn reduce(
+        &self,
+        pass: PassFn,
+        stage: &Stage,
+        params: &[f64],
+        slots: &[f64],
+        data: &KernelData,
+        rows: RowSet<'_>,
+        pool: Option<&rayon::ThreadPool>,
+    ) -> Vec<f64> {
+        let positions = match rows {
+            RowSet::All => data.n_rows(),
+            RowSet::Subset(r) => r.len(),
+        };
+        let chunk = self.chunk_rows;
+        let n_chunks = positions.div_ceil(chunk);
+        let rows = rows.as_option();
+        let n_acc = stage.n_acc;
+        let run_chunk = |c: usize, acc: &mut [f64], scratch: &mut [f64]| {
+            debug_assert_eq!(acc.len(), n_acc);
+            debug_assert_eq!(scratch.len(), stage.n_scratch);
+            acc.fill(0.0);
+            let start = c * chunk;
+            let end = (start + chunk).min(positions);
+            let args = PassArgs {
+                params: params.as_ptr(),
+                slots: slots.as_ptr(),
+                data: data.values().as_ptr(),
+                stride: data.width() * std::mem::size_of::<f64>(),
+                rows: rows.map_or(std::ptr::null(), |r| r.as_ptr()),
+                start,
+                end,
+                acc: acc.as_mut_ptr(),
+                scratch: scratch.as_mut_ptr(),
+            };
+            // SAFETY: `check` established params.len() == n_params (every parameter index the
+            // code reads is smaller, `Plan::new`), data.width() >= every input column read + 1,
+            // and every row index in `rows` < data.n_rows(); positions are in
+            // [start, end) ⊆ [0, len of rows or n_rows), so every data read is inside
+            // `data.values()` (row * width + column < n_rows * width). Slot reads are < n_slots
+            // == slots.len(), accumulator accesses < n_acc == acc.len(), scratch accesses <
+            // n_scratch == scratch.len(). The pass only reads `slots` and writes only `acc` and
+            // `scratch`, which are exclusively borrowed here. The code has
+            // the `PassFn` signature and lives as long as `self`.
+            unsafe { pass(&args) };
+        };
+        let mut totals = vec![0.0f64; n_acc];
+        match pool {
+            Some(pool) if n_chunks > 1 => {
+                let mut partials = vec![0.0f64; n_chunks * n_acc];
+                pool.install(|| {
+                    partials.par_chunks_mut(n_acc).enumerate().for_each_init(
+                        || vec![0.0f64; stage.n_scratch],
+                        |scratch, (c, acc)| run_chunk(c, acc, scratch),
+                    );
+                });
+                for partial in partials.chunks_exact(n_acc) {
+                    for (t, p) in totals.iter_mut().zip(partial) {
+                        *t += p;
+                    }
+                }
+            }
+            _ => {
+                let mut acc = vec![0.0f64; n_acc];
+                let mut scratch = vec![0.0f64; stage.n_scratch];
+                for c in 0..n_chunks {
+                    run_chunk(c, &mut acc, &mut scratch);
+                    for (t, p) in totals.iter_mut().zip(&acc) {
+                        *t += p;
+                    }
+                }
+            }
+        }
+        totals
+    }
+}
+
+impl Drop for Kernel {
+    fn drop(&mut self) {
+        let module = self
+            .module
+            .get_mut()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        if let Some(module) = module {
+            // SAFETY: the function pointers into this module's memory are stored only in
+            // `self.stages`, and no evaluation can be running: it borrows `self`, which is being
+            // dropped. Nothing calls the code afterwards.
+            unsafe { module.free_memory() };
+        }
+    }
+}
