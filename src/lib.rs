@@ -38,3 +38,46 @@ pub fn compile_source(file_name: &str, source: &str, color: bool) -> Result<Prog
 pub fn display_name(path: &Path) -> String {
     path.display().to_string()
 }
+
+/// A model ready to run: data-only reductions computed, derivatives simplified, native code
+/// compiled — with the time each stage took (`-v`).
+pub struct Built {
+    /// The program with data-only reductions replaced by their values.
+    pub program: Program,
+    pub derived: Derived,
+    pub objective: objective::Native,
+    pub codegen: std::time::Duration,
+}
+
+/// Why a model could not be made ready to run.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Data(#[from] gradc_graph::interp::EvalError),
+    #[error(transparent)]
+    Native(#[from] objective::NativeError),
+}
+
+/// Prepares `program` for `data`: bakes data-only reductions, derives and simplifies the
+/// gradient (and the Hessian when asked), and compiles native code on `threads` threads.
+pub fn build(
+    program: &Program,
+    data: &gradc_graph::interp::Data,
+    hessian: bool,
+    threads: usize,
+) -> Result<Built, BuildError> {
+    let program = prepare::bake_data_reductions(program, data)?;
+    let config = DeriveConfig {
+        hessian,
+        ..DeriveConfig::default()
+    };
+    let derived = derive(&program, &config);
+    let started = std::time::Instant::now();
+    let objective = objective::Native::compile(&derived, program.input_count(), data, threads)?;
+    Ok(Built {
+        program,
+        derived,
+        objective,
+        codegen: started.elapsed(),
+    })
+}

@@ -113,6 +113,9 @@ struct RunArgs {
     /// Draw the loss curve (and for two parameters the path on the contours): F.svg or F.png.
     #[arg(long)]
     plot: Option<PathBuf>,
+    /// Report the time of each stage on stderr.
+    #[arg(short, long)]
+    verbose: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -134,6 +137,12 @@ struct CheckArgs {
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
+    /// Threads for evaluating the data rows (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Report the time of each stage on stderr.
+    #[arg(short, long)]
+    verbose: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -284,14 +293,18 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     {
         anyhow::bail!("--validate takes a fraction between 0 and 1, got {fraction}");
     }
+    let started = std::time::Instant::now();
     let (program, source) = match load_model_and_source(&args.model)? {
         Ok(loaded) => loaded,
         Err(code) => return Ok(code),
     };
+    let front_end = started.elapsed();
+    let started = std::time::Instant::now();
     let data = match load_data(&args.model, &program, args.data.as_deref())? {
         Ok(data) => data,
         Err(code) => return Ok(code),
     };
+    let loading = started.elapsed();
     let (data, file_rows, validation_data) = match args.validate {
         Some(fraction) => {
             let split = gradc_data::split(&data, fraction, args.seed);
@@ -303,23 +316,17 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
         None => (data, None, None),
     };
-    let prepared = gradc::prepare::bake_data_reductions(&program, &data)?;
     let start = gradc::params::initial_values(&program, args.seed);
-    let derived = gradc::derive(&prepared, &DeriveConfig::default());
-    let objective = gradc::objective::Interpreted {
-        graph: &derived.graph,
-        objective: derived.objective,
-        gradient: &derived.gradient,
-        data: &data,
+    let built = gradc::build(&program, &data, false, args.threads.unwrap_or(0))?;
+    if args.verbose {
+        report_stages(front_end, loading, &built);
+    }
+    let prepared = &built.program;
+    let objective = &built.objective;
+    let validation = match &validation_data {
+        Some(data) => Some(objective.on(data)?),
+        None => None,
     };
-    let validation = validation_data
-        .as_ref()
-        .map(|data| gradc::objective::Interpreted {
-            graph: &derived.graph,
-            objective: derived.objective,
-            gradient: &derived.gradient,
-            data,
-        });
     let interrupt = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     {
         let interrupt = interrupt.clone();
@@ -338,8 +345,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         path: (args.plot.is_some() && program.param_count() == 2).then(Vec::new),
     };
     let started = std::time::Instant::now();
-    let outcome =
-        gradc_minimize::minimize(&objective, &start, &settings, &interrupt, &mut recorder);
+    let outcome = gradc_minimize::minimize(objective, &start, &settings, &interrupt, &mut recorder);
     let seconds = started.elapsed().as_secs_f64();
     recorder.bar.finish();
     let validation_loss = validation.as_ref().map(|v| {
@@ -359,7 +365,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(path) = &args.plot {
         let loss = |x: f64, y: f64| {
-            gradc::objective::Objective::value(&objective, &[x, y], gradc::objective::Batch::All)
+            gradc::objective::Objective::value(objective, &[x, y], gradc::objective::Batch::All)
         };
         let names = [program.param_element_name(0), program.param_element_name(1)];
         let plot = gradc::plot::Plot {
@@ -383,7 +389,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         eprintln!(
             "{}",
             gradc::diverge::explain(
-                &prepared,
+                prepared,
                 &name,
                 &source,
                 &data,
@@ -397,6 +403,26 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `-v`: the time of each stage, so that compile latency is visible.
+fn report_stages(
+    front_end: std::time::Duration,
+    loading: std::time::Duration,
+    built: &gradc::Built,
+) {
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+    let t = &built.derived.timings;
+    eprintln!("parse+lower   {:>9.3} ms", ms(front_end));
+    eprintln!("load data     {:>9.3} ms", ms(loading));
+    eprintln!("differentiate {:>9.3} ms", ms(t.differentiate));
+    eprintln!("simplify      {:>9.3} ms", ms(t.simplify));
+    eprintln!("codegen       {:>9.3} ms", ms(built.codegen));
+    let ops = built.derived.ops;
+    eprintln!(
+        "ops: forward {}, gradient {} (unsimplified {})",
+        ops.forward, ops.gradient, ops.gradient_unsimplified
+    );
 }
 
 /// Observes a run: the progress bar, the validation loss and the path at each history entry.
@@ -632,7 +658,7 @@ impl Bar {
     fn step(&mut self, step: usize, loss: f64) -> bool {
         if let Some(bar) = &self.0 {
             bar.set_position(step as u64);
-            if step % 16 == 0 {
+            if step.is_multiple_of(16) {
                 bar.set_message(format!("{loss:.6e}"));
             }
         }
@@ -641,14 +667,18 @@ impl Bar {
 }
 
 fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    let started = std::time::Instant::now();
     let program = match load_model(&args.model)? {
         Ok(program) => program,
         Err(code) => return Ok(code),
     };
+    let front_end = started.elapsed();
+    let started = std::time::Instant::now();
     let data = match load_data(&args.model, &program, args.data.as_deref())? {
         Ok(data) => data,
         Err(code) => return Ok(code),
     };
+    let loading = started.elapsed();
     let params = match &args.at {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -658,14 +688,11 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         }
         None => gradc::params::initial_values(&program, args.seed),
     };
-    let derived = gradc::derive(&program, &DeriveConfig::default());
-    let objective = gradc::objective::Interpreted {
-        graph: &derived.graph,
-        objective: derived.objective,
-        gradient: &derived.gradient,
-        data: &data,
-    };
-    let report = gradc::check::check(&objective, &params);
+    let built = gradc::build(&program, &data, false, args.threads.unwrap_or(0))?;
+    if args.verbose {
+        report_stages(front_end, loading, &built);
+    }
+    let report = gradc::check::check(&built.objective, &params);
     let passed = report.max_relative_error <= args.tol;
     if args.json {
         let shaped = |values: &[f64]| {

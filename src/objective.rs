@@ -58,3 +58,96 @@ impl Objective for Interpreted<'_> {
         }
     }
 }
+
+/// The objective as native code: the simplified value and gradient (and Hessian) JIT-compiled
+/// by `gradc-compile`, over the data in the kernels' row-major layout.
+pub struct Native {
+    compiled: std::sync::Arc<gradc_compile::Objective>,
+    data: gradc_compile::KernelData,
+}
+
+/// Why native code could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum NativeError {
+    #[error("code generation failed: {0}")]
+    Compile(#[from] gradc_compile::CompileError),
+    #[error("the data does not fit the model: {0}")]
+    Data(#[from] gradc_compile::EvalError),
+    #[error("cannot start {0} threads: {1}")]
+    Threads(usize, String),
+}
+
+impl Native {
+    /// Compiles the derived expressions for `data` on `threads` threads (0: all cores).
+    pub fn compile(
+        derived: &crate::Derived,
+        n_inputs: usize,
+        data: &Data,
+        threads: usize,
+    ) -> Result<Native, NativeError> {
+        let compiled = gradc_compile::Objective::compile(
+            &derived.graph,
+            n_inputs,
+            derived.objective,
+            &derived.gradient,
+            derived.hessian.as_deref(),
+        )?;
+        let count = if threads == 0 {
+            std::thread::available_parallelism().map_or(1, usize::from)
+        } else {
+            threads
+        };
+        let pool = gradc_compile::Threads::new(count)
+            .map_err(|e| NativeError::Threads(count, e.to_string()))?;
+        Ok(Native {
+            compiled: std::sync::Arc::new(compiled.with_threads(pool)),
+            data: gradc_compile::KernelData::from_data(data)?,
+        })
+    }
+
+    /// The same compiled code over other rows (the validation part of `--validate`).
+    pub fn on(&self, data: &Data) -> Result<Native, NativeError> {
+        Ok(Native {
+            compiled: self.compiled.clone(),
+            data: gradc_compile::KernelData::from_data(data)?,
+        })
+    }
+
+    fn rows<'b>(batch: &Batch<'b>) -> gradc_compile::RowSet<'b> {
+        match batch {
+            Batch::All => gradc_compile::RowSet::All,
+            Batch::Rows(rows) => gradc_compile::RowSet::Subset(rows),
+        }
+    }
+}
+
+// Evaluation errors are length and index mismatches, which `Native::compile` rules out; should
+// one happen anyway, it shows as a non-finite loss (a diverged run), never as a panic.
+impl Objective for Native {
+    fn param_count(&self) -> usize {
+        self.compiled.n_params()
+    }
+
+    fn row_count(&self) -> usize {
+        self.data.n_rows()
+    }
+
+    fn value(&self, params: &[f64], batch: Batch) -> f64 {
+        self.compiled
+            .value(params, &self.data, Self::rows(&batch))
+            .unwrap_or(f64::NAN)
+    }
+
+    fn value_grad(&self, params: &[f64], batch: Batch, grad: &mut [f64]) -> f64 {
+        match self
+            .compiled
+            .value_grad(params, &self.data, Self::rows(&batch), grad)
+        {
+            Ok(v) => v,
+            Err(_) => {
+                grad.fill(f64::NAN);
+                f64::NAN
+            }
+        }
+    }
+}

@@ -1,11 +1,10 @@
-//! Helpers shared by the integration tests: compile an example, load its CSV for the
-//! interpreter.
+//! Helpers shared by the integration tests: compile an example, load its data.
 
 #![allow(dead_code)]
 
 use gradc::{DeriveConfig, Derived};
+use gradc_graph::Program;
 use gradc_graph::interp::Data;
-use gradc_graph::{ColumnSource, Program};
 use std::path::{Path, PathBuf};
 
 pub fn root() -> PathBuf {
@@ -43,40 +42,12 @@ pub fn initial_params(program: &Program) -> Vec<f64> {
     values
 }
 
-/// Reads the columns a program uses from a simple CSV (no quoting inside cells): a minimal
-/// loader for tests; the real one comes with the data issue.
-pub fn load_data(program: &Program, model_path: &str) -> Data {
+/// Loads an example's data with the real loader (`gradc-data`), as `gradc run` does.
+pub fn load_data(model_path: &str, program: &Program) -> Data {
     let Some(relative) = &program.data_path else {
         return Data::empty();
     };
     let model_dir = Path::new(model_path).parent().unwrap_or(Path::new(""));
-    let text = std::fs::read_to_string(root().join(model_dir).join(relative)).expect("data file");
-    let mut lines = text.lines();
-    let header: Vec<String> = lines
-        .next()
-        .expect("header")
-        .split(',')
-        .map(|h| h.trim_matches('"').to_string())
-        .collect();
-    let rows: Vec<Vec<f64>> = lines
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| l.split(',').map(|c| c.parse().expect("number")).collect())
-        .collect();
-    let mut columns = Vec::new();
-    for input in &program.inputs {
-        let indices: Vec<usize> = match &input.columns {
-            ColumnSource::Headers(names) => names
-                .iter()
-                .map(|n| header.iter().position(|h| h == n).expect("column"))
-                .collect(),
-            ColumnSource::Positions { start, end } => (*start..*end).collect(),
-        };
-        for c in indices {
-            columns.push(rows.iter().map(|r| r[c]).collect());
-        }
-    }
-    Data {
-        n_rows: rows.len(),
-        columns,
-    }
+    let file = root().join(model_dir).join(relative);
+    gradc_data::load(&file, &program.inputs).unwrap_or_else(|e| panic!("{e}"))
 }

@@ -47,7 +47,7 @@ fn text_output_of_every_example() {
 fn simplification_preserves_values_and_never_increases_ops() {
     for path in example_paths() {
         let program = common::compile(&path);
-        let data = common::load_data(&program, &path);
+        let data = common::load_data(&path, &program);
         let params = common::initial_params(&program);
         let n = program.param_count();
         let unsimplified = gradc::derive(

@@ -10,7 +10,7 @@ use gradc_graph::interp::evaluate;
 fn value_and_gradient(path: &str) -> (f64, Vec<f64>) {
     let program = common::compile(path);
     let derived = common::derive(&program);
-    let data = common::load_data(&program, path);
+    let data = common::load_data(path, &program);
     let params = common::initial_params(&program);
     let mut roots = vec![derived.objective];
     roots.extend(&derived.gradient);
@@ -132,7 +132,7 @@ fn logistic_regression_gradient_is_the_notes_form() {
     // And numerically: ∂L/∂b = mean(σ(z) − y) at a point where z is not trivial.
     let program = common::compile(path);
     let derived = common::derive(&program);
-    let data = common::load_data(&program, path);
+    let data = common::load_data(path, &program);
     let params: Vec<f64> = (0..11).map(|i| 0.1 * i as f64 - 0.4).collect();
     let got = evaluate(&derived.graph, &derived.gradient, &params, &data).expect("evaluates");
     let (mut db, mut dw) = (0.0, vec![0.0; 10]);
@@ -156,7 +156,7 @@ fn least_squares_gradient_is_mean_of_two_residual_times_x() {
     let path = "examples/linear_regression.loss";
     let program = common::compile(path);
     let derived = common::derive(&program);
-    let data = common::load_data(&program, path);
+    let data = common::load_data(path, &program);
     let params = vec![0.3, -0.2, 0.1, 0.5];
     let got = evaluate(&derived.graph, &derived.gradient, &params, &data).expect("evaluates");
     let mut expected = [0.0; 4];

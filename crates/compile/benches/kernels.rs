@@ -1,8 +1,8 @@
 //! Native kernels against hand-written Rust loops computing the same value and gradient, and
 //! compile latency.
 //!
-//! The graphs are gradc_grad's *unsimplified* gradients (the egg simplifier is not yet in the
-//! pipeline); a simplified graph can only be smaller.
+//! Each model is measured twice: on gradc_grad's unsimplified gradient graph and on the value
+//! and gradient simplified together by gradc-simplify (what `gradc run` compiles).
 //!
 //! Run: `cargo bench -p gradc-compile -- --warm-up-time 1 --measurement-time 3`.
 
@@ -27,6 +27,23 @@ impl Model {
         let mut roots = vec![self.objective];
         roots.extend(&self.gradient);
         roots
+    }
+
+    /// The value and gradient simplified together by gradc's egg simplifier, as `gradc run`
+    /// compiles them.
+    fn simplified(&self) -> Model {
+        let s = gradc_simplify::simplify(
+            &self.graph,
+            &self.roots(),
+            &gradc_simplify::SimplifyConfig::default(),
+        );
+        Model {
+            objective: s.roots[0],
+            gradient: s.roots[1..].to_vec(),
+            graph: s.graph,
+            n_params: self.n_params,
+            n_inputs: self.n_inputs,
+        }
     }
 
     fn kernel(&self) -> Kernel {
@@ -66,35 +83,6 @@ fn logistic(k: usize) -> Model {
         n_params: k + 1,
         n_inputs: k + 1,
     }
-}
-
-/// The same logistic regression with the gradient written in simplified form by hand,
-/// `mean((σ(z) - y) x_j)` and `mean(σ(z) - y)`: what the simplifier should produce. It separates
-/// the code generator's overhead from the unsimplified algebra.
-fn logistic_hand_simplified(k: usize) -> Model {
-    let mut model = logistic(k);
-    let g = &mut model.graph;
-    let b = g.param(k as u32);
-    let mut z = b;
-    for j in 0..k {
-        let w = g.param(j as u32);
-        let x = g.input(j as u32);
-        let wx = g.mul(w, x);
-        z = g.add2(z, wx);
-    }
-    let s = g.unary(Op::Sigmoid, z);
-    let y = g.input(k as u32);
-    let r = g.sub(s, y);
-    let mut gradient: Vec<NodeId> = (0..k)
-        .map(|j| {
-            let x = g.input(j as u32);
-            let rx = g.mul(r, x);
-            g.unary(Op::RowMean, rx)
-        })
-        .collect();
-    gradient.push(g.unary(Op::RowMean, r));
-    model.gradient = gradient;
-    model
 }
 
 /// Times the functions in turn (`rounds` times) and returns their best times in ms: on a
@@ -282,7 +270,7 @@ fn bench_logistic(c: &mut Criterion) {
     kernel.eval(&params, &data, RowSet::All, &mut out).unwrap();
     check_close("logistic", &out, value, &grad);
 
-    let simplified = logistic_hand_simplified(10);
+    let simplified = model.simplified();
     let simplified_kernel = simplified.kernel();
     let mut simplified_out = vec![0.0; simplified.roots().len()];
     simplified_kernel
@@ -305,7 +293,7 @@ fn bench_logistic(c: &mut Criterion) {
         ],
     );
     eprintln!(
-        "logistic interleaved best: gradc {:.2} ms, gradc on the hand-simplified graph {:.2} ms, \
+        "logistic interleaved best: gradc {:.2} ms, gradc on the simplified graph {:.2} ms, \
          hand-written {:.2} ms: ratios {:.3} / {:.3}",
         best[0],
         best[1],
@@ -332,7 +320,7 @@ fn bench_logistic(c: &mut Criterion) {
             black_box(out[0])
         })
     });
-    group.bench_function("gradc_1_thread_hand_simplified_graph", |b| {
+    group.bench_function("gradc_1_thread_simplified_graph", |b| {
         b.iter(|| {
             simplified_kernel
                 .eval(black_box(&params), &data, RowSet::All, &mut simplified_out)
@@ -365,20 +353,35 @@ fn bench_mlp(c: &mut Criterion) {
     kernel.eval(&params, &data, RowSet::All, &mut out).unwrap();
     check_close("mlp", &out, value, &grad);
 
+    let simplified = model.simplified();
+    let simplified_kernel = simplified.kernel();
+    let mut simplified_out = vec![0.0; simplified.roots().len()];
+    simplified_kernel
+        .eval(&params, &data, RowSet::All, &mut simplified_out)
+        .unwrap();
+    check_close("mlp simplified", &simplified_out, value, &grad);
     let best = interleaved_best(
         10,
         &mut [
             &mut || kernel.eval(&params, &data, RowSet::All, &mut out).unwrap(),
+            &mut || {
+                simplified_kernel
+                    .eval(&params, &data, RowSet::All, &mut simplified_out)
+                    .unwrap()
+            },
             &mut || {
                 black_box(mlp_baseline(&params, &data, hidden, &mut grad));
             },
         ],
     );
     eprintln!(
-        "mlp interleaved best: gradc {:.2} ms, hand-written {:.2} ms: ratio {:.3}",
+        "mlp interleaved best: gradc {:.2} ms, gradc on the simplified graph {:.2} ms, \
+         hand-written {:.2} ms: ratios {:.3} / {:.3}",
         best[0],
         best[1],
-        best[0] / best[1]
+        best[2],
+        best[0] / best[2],
+        best[1] / best[2]
     );
 
     let mut group = c.benchmark_group("mlp_2_16_1_tanh_100k_rows_value_grad");
@@ -397,6 +400,14 @@ fn bench_mlp(c: &mut Criterion) {
                 .eval_threads(black_box(&params), &data, RowSet::All, &mut out, &threads)
                 .unwrap();
             black_box(out[0])
+        })
+    });
+    group.bench_function("gradc_1_thread_simplified_graph", |b| {
+        b.iter(|| {
+            simplified_kernel
+                .eval(black_box(&params), &data, RowSet::All, &mut simplified_out)
+                .unwrap();
+            black_box(simplified_out[0])
         })
     });
     group.bench_function("hand_written_rust", |b| {
