@@ -345,7 +345,13 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         path: (args.plot.is_some() && program.param_count() == 2).then(Vec::new),
     };
     let started = std::time::Instant::now();
-    let outcome = gradc_minimize::minimize(objective, &start, &settings, &interrupt, &mut recorder);
+    let mut outcome =
+        gradc_minimize::minimize(objective, &start, &settings, &interrupt, &mut recorder);
+    if settings.method.is_sgd() && outcome.divergence.is_none() {
+        // The reported loss is on all (training) rows, not on the last mini-batch.
+        outcome.loss =
+            gradc::objective::Objective::value(objective, &outcome.params, gradc::objective::Batch::All);
+    }
     let seconds = started.elapsed().as_secs_f64();
     recorder.bar.finish();
     let validation_loss = validation.as_ref().map(|v| {

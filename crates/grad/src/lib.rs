@@ -44,6 +44,26 @@ pub fn grad(graph: &mut Graph, root: NodeId, param_count: usize) -> Vec<NodeId> 
         .collect()
 }
 
+/// The derivatives of a per-row `root` (a residual of a least-squares objective) with respect to
+/// every parameter element: per-row nodes whose value on a row is ∂root/∂p on that row — the
+/// rows of the Jacobian. Row-free parts (reductions inside the root) are differentiated as in
+/// [`grad`].
+pub fn grad_per_row(graph: &mut Graph, root: NodeId, param_count: usize) -> Vec<NodeId> {
+    let mut pass = Differentiator::new(graph, root);
+    let one = Adjoint {
+        node: pass.graph.constant(1.0),
+        guarded: false,
+    };
+    let adjoints = pass.backprop(&[(root, one)], &|g: &Graph, id| !g.op(id).is_leaf());
+    let zero = pass.graph.constant(0.0);
+    (0..param_count)
+        .map(|p| {
+            let node = pass.graph.param(p as u32);
+            adjoints.get(&node).map_or(zero, |a| a.node)
+        })
+        .collect()
+}
+
 /// The Hessian: `result[i][j] = ∂gradient[i]/∂p_j`. Each gradient root is differentiated once
 /// and the upper triangle is mirrored, so the result is exactly symmetric.
 pub fn hessian(graph: &mut Graph, gradient: &[NodeId], param_count: usize) -> Vec<Vec<NodeId>> {

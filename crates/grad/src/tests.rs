@@ -251,3 +251,42 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, max_global_rejects: 100_000, ..ProptestConfig::default() })]
+
+    /// The per-row derivatives of a per-row expression (Jacobian rows) equal central finite
+    /// differences on every row.
+    #[test]
+    fn per_row_derivatives_equal_finite_differences(seed in any::<u64>(), size in 1usize..10) {
+        let shape = Shape { params: 3, inputs: 2, size };
+        let mut g = Graph::new();
+        let mut rng = SplitMix::new(seed);
+        let root = gradc_graph::random::random_expression(&mut g, &mut rng, shape, true, size);
+        let (params, data) = random_point(seed, shape, 3);
+        let derivatives = crate::grad_per_row(&mut g, root, shape.params);
+        let rows = gradc_graph::interp::evaluate_per_row(&g, &derivatives, &params, &data)
+            .expect("per-row evaluation");
+        prop_assert_eq!(rows.len(), 3);
+        for i in 0..shape.params {
+            let h = 1e-6;
+            let at = |delta: f64| {
+                let mut p = params.clone();
+                p[i] += delta;
+                gradc_graph::interp::evaluate_per_row(&g, &[root], &p, &data).unwrap()
+            };
+            let (plus, minus, mid) = (at(h), at(-h), at(0.0));
+            for (r, row) in rows.iter().enumerate() {
+                let fd = (plus[r][0] - minus[r][0]) / (2.0 * h);
+                let ok = !mid[r][0].is_finite() || !fd.is_finite() || mid[r][0].abs() > 1e6
+                    || (row[i] - fd).abs() <= 1e-4 * (1.0 + fd.abs());
+                // Kinks: a finite difference across a kink is not a derivative; skip rows where
+                // the one-sided differences disagree.
+                let left = (mid[r][0] - minus[r][0]) / h;
+                let right = (plus[r][0] - mid[r][0]) / h;
+                let smooth = (left - right).abs() <= 1e-3 * (1.0 + left.abs());
+                prop_assert!(ok || !smooth, "row {r}, param {i}: {} vs {fd}", row[i]);
+            }
+        }
+    }
+}

@@ -49,6 +49,9 @@ pub struct SimplifyConfig {
     pub match_limit: usize,
     /// The most saturation runs; each starts from the best graph of the one before.
     pub rounds: usize,
+    /// Above this many nodes, simplification is one run of at most 4 iterations and 150 ms:
+    /// compile latency of a large network matters more than the last few rewrites.
+    pub large_graph: usize,
 }
 
 impl Default for SimplifyConfig {
@@ -61,6 +64,7 @@ impl Default for SimplifyConfig {
             time_limit: Duration::from_millis(500),
             algebra_limit: 400,
             rounds: 8,
+            large_graph: 5_000,
             match_limit: 200,
         }
     }
@@ -176,7 +180,12 @@ fn simplify_inner(
     // shrinking the result. A fresh start drops the permutations the reassociating rules left
     // behind, so each round spends its node budget on new rewrites.
     let mut best: Option<Round> = None;
-    for _ in 0..config.rounds.max(1) {
+    let rounds = if graph.cone(roots).len() > config.large_graph {
+        1
+    } else {
+        config.rounds.max(1)
+    };
+    for _ in 0..rounds {
         let (current, current_roots) = match &best {
             Some(b) => (&b.graph, &b.roots[..]),
             None => (graph, roots),
@@ -263,11 +272,22 @@ fn round(
     let node_limit = config
         .node_limit
         .min(config.nodes_per_op * cone.len() + config.base_nodes);
+    // A large graph gets the local rules only (see `algebra_limit`), which do their work in the
+    // first few iterations; later ones only cost e-matching over every node.
+    let large = cone.len() > config.large_graph;
+    let (iter_limit, time_limit) = if large {
+        (
+            config.iter_limit.min(4),
+            config.time_limit.min(Duration::from_millis(150)),
+        )
+    } else {
+        (config.iter_limit, config.time_limit)
+    };
     let runner = Runner::default()
         .with_egraph(egraph)
-        .with_iter_limit(config.iter_limit)
+        .with_iter_limit(iter_limit)
         .with_node_limit(node_limit)
-        .with_time_limit(config.time_limit)
+        .with_time_limit(time_limit)
         .with_scheduler(
             egg::BackoffScheduler::default().with_initial_match_limit(config.match_limit),
         )
@@ -308,8 +328,17 @@ fn round(
                 .collect(),
         })
         .collect();
+    let saturated = Instant::now();
     let choice = extract::extract(egraph, &original, &root_classes);
     let (out, out_roots, done) = extract::build(egraph, &choice, &root_classes)?;
+    if std::env::var_os("GRADC_SIMPLIFY_DEBUG").is_some() {
+        eprintln!(
+            "round: saturation {:?} ({:?}), extraction {:?}",
+            runner.iterations.iter().map(|i| i.total_time).sum::<f64>(),
+            runner.stop_reason,
+            saturated.elapsed()
+        );
+    }
     let ops = op_count(&out, &out_roots);
     let map = class_of
         .iter()
