@@ -5,6 +5,7 @@
 pub mod check;
 pub mod derive;
 pub mod diverge;
+pub mod least_squares;
 pub mod objective;
 pub mod output;
 pub mod params;

@@ -56,27 +56,29 @@ struct RunArgs {
     /// The data file (overrides the model's `data` statement).
     #[arg(long)]
     data: Option<PathBuf>,
-    /// gd, sgd, momentum, nesterov, adagrad, rmsprop or adam.
+    /// gd, sgd, momentum, nesterov, adagrad, rmsprop, adam, newton, lbfgs or lm.
     #[arg(long, default_value = "gd")]
     optimizer: String,
     /// Learning rate (default: 0.001 for adam and rmsprop, 0.01 otherwise).
     #[arg(long)]
     lr: Option<f64>,
-    /// The most parameter updates.
-    #[arg(long, default_value_t = 1000)]
-    steps: usize,
+    /// The most parameter updates (default 1000; for newton, lbfgs and lm: 1000 iterations).
+    #[arg(long)]
+    steps: Option<usize>,
     /// Mini-batch size for sgd.
     #[arg(long, default_value_t = 32)]
     batch: usize,
     /// constant, linear, quadratic, exp:BETA or step:EVERY:FACTOR.
     #[arg(long, default_value = "constant")]
     schedule: String,
-    /// Stop when the loss changes by less than this between steps (0: never).
-    #[arg(long, default_value_t = 0.0)]
-    tol: f64,
-    /// Stop when the gradient norm is below this.
-    #[arg(long, default_value_t = 1e-12)]
-    grad_tol: f64,
+    /// Stop when the loss changes by less than this between steps (default 0: never). For
+    /// newton, lbfgs and lm: the relative reduction (MINPACK's ftol; default off).
+    #[arg(long)]
+    tol: Option<f64>,
+    /// Stop when the gradient norm is below this (default 1e-12; for newton, lbfgs and lm
+    /// ‖g‖∞ ≤ X·max(1, |L|) with default 1e-14).
+    #[arg(long)]
+    grad_tol: Option<f64>,
     /// Seed for random initial values and mini-batch shuffles.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -116,6 +118,10 @@ struct RunArgs {
     /// Report the time of each stage on stderr.
     #[arg(short, long)]
     verbose: bool,
+    /// Report standard errors of the fitted parameters: from (JᵀJ)⁻¹ scaled by the residual
+    /// variance for a sum of squares, from the inverse Hessian otherwise.
+    #[arg(long)]
+    errors: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -272,21 +278,35 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         beta2: args.beta2,
         eps: args.eps,
     };
-    let method = gradc::run::method(&args.optimizer, &hyper)?;
+    let solver = gradc::run::solver(&args.optimizer, &hyper)?;
+    let method = match solver {
+        gradc::run::Solver::FirstOrder(method) => method,
+        _ => gradc_minimize::Method::Gd,
+    };
+    let steps = args.steps.unwrap_or(1000);
     let settings = Settings {
         method,
         learning_rate: args
             .lr
             .unwrap_or_else(|| gradc::run::default_learning_rate(&method)),
         schedule: gradc::run::schedule(&args.schedule)?,
-        steps: args.steps,
+        steps,
         batch: args.batch,
-        tol: args.tol,
-        gradient_tol: args.grad_tol,
+        tol: args.tol.unwrap_or(0.0),
+        gradient_tol: args.grad_tol.unwrap_or(1e-12),
         seed: args.seed,
         // At most about a thousand history entries, however long the run.
-        history_every: args.steps.div_ceil(1000).max(1),
+        history_every: steps.div_ceil(1000).max(1),
         ..Settings::default()
+    };
+    let second = {
+        let defaults = gradc_minimize::SecondOrderSettings::default();
+        gradc_minimize::SecondOrderSettings {
+            max_iterations: args.steps.unwrap_or(defaults.max_iterations),
+            ftol: args.tol.unwrap_or(defaults.ftol),
+            gtol: args.grad_tol.unwrap_or(defaults.gtol),
+            ..defaults
+        }
     };
     if let Some(fraction) = args.validate
         && !(fraction > 0.0 && fraction < 1.0)
@@ -317,11 +337,34 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         None => (data, None, None),
     };
     let start = gradc::params::initial_values(&program, args.seed);
-    let built = gradc::build(&program, &data, false, args.threads.unwrap_or(0))?;
+    let needs_hessian = solver == gradc::run::Solver::Newton || args.errors;
+    let built = gradc::build(&program, &data, needs_hessian, args.threads.unwrap_or(0))?;
     if args.verbose {
         report_stages(front_end, loading, &built);
     }
     let prepared = &built.program;
+    let least_squares = if solver == gradc::run::Solver::Lm || args.errors {
+        match gradc::least_squares::LeastSquares::new(prepared, &data) {
+            Ok(ls) => Some(ls),
+            Err(error) if solver == gradc::run::Solver::Lm => {
+                let name = gradc::display_name(&args.model);
+                let place = prepared
+                    .spans
+                    .get(&error.node)
+                    .map(|span| {
+                        let (line, column) = gradc::diverge::line_col(&source, span.start);
+                        let text = source.get(span.clone()).unwrap_or("").trim();
+                        format!("\n  --> {name}:{line}:{column}: `{text}`")
+                    })
+                    .unwrap_or_default();
+                eprintln!("error: {error}{place}");
+                return Ok(ExitCode::from(EXIT_MODEL_ERROR));
+            }
+            Err(_) => None,
+        }
+    } else {
+        None
+    };
     let objective = &built.objective;
     let validation = match &validation_data {
         Some(data) => Some(objective.on(data)?),
@@ -345,19 +388,59 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         path: (args.plot.is_some() && program.param_count() == 2).then(Vec::new),
     };
     let started = std::time::Instant::now();
-    let mut outcome =
-        gradc_minimize::minimize(objective, &start, &settings, &interrupt, &mut recorder);
+    let mut outcome = match solver {
+        gradc::run::Solver::FirstOrder(_) => {
+            gradc_minimize::minimize(objective, &start, &settings, &interrupt, &mut recorder)
+        }
+        gradc::run::Solver::Newton => {
+            gradc_minimize::newton(objective, &start, &second, &interrupt, &mut recorder)
+        }
+        gradc::run::Solver::Lbfgs => {
+            gradc_minimize::lbfgs(objective, &start, &second, &interrupt, &mut recorder)
+        }
+        gradc::run::Solver::Lm => {
+            let residuals = least_squares.as_ref().expect("checked above");
+            gradc_minimize::levenberg_marquardt(
+                residuals,
+                &start,
+                &second,
+                &interrupt,
+                &mut recorder,
+            )
+        }
+    };
     if settings.method.is_sgd() && outcome.divergence.is_none() {
         // The reported loss is on all (training) rows, not on the last mini-batch.
-        outcome.loss =
-            gradc::objective::Objective::value(objective, &outcome.params, gradc::objective::Batch::All);
+        outcome.loss = gradc::objective::Objective::value(
+            objective,
+            &outcome.params,
+            gradc::objective::Batch::All,
+        );
     }
     let seconds = started.elapsed().as_secs_f64();
     recorder.bar.finish();
     let validation_loss = validation.as_ref().map(|v| {
         gradc::objective::Objective::value(v, &outcome.params, gradc::objective::Batch::All)
     });
-    let mut result = gradc::run::result_json(&program, &settings, &outcome, seconds);
+    let errors = if args.errors {
+        Some(standard_errors(
+            objective,
+            least_squares.as_ref(),
+            &outcome.params,
+        ))
+    } else {
+        None
+    };
+    let mut result = gradc::run::result_json(&program, solver.name(), &outcome, seconds);
+    if let Some(detail) = &outcome.detail {
+        result["stop_detail"] = serde_json::Value::from(detail.clone());
+    }
+    if let Some(errors) = &errors {
+        result["errors"] = match errors {
+            Some(values) => gradc::params::to_json(&program, values),
+            None => serde_json::Value::Null,
+        };
+    }
     if let Some(loss) = validation_loss {
         result["validation_loss"] = gradc::params::number(loss);
         result["validation_history"] = recorder
@@ -388,7 +471,14 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if args.json {
         println!("{result}");
     } else if !args.quiet {
-        print_summary(&program, &outcome, &settings, seconds, validation_loss);
+        print_summary(
+            &program,
+            &outcome,
+            solver.name(),
+            seconds,
+            validation_loss,
+            errors.as_ref(),
+        );
     }
     if let Some(divergence) = &outcome.divergence {
         let name = gradc::display_name(&args.model);
@@ -429,6 +519,39 @@ fn report_stages(
         "ops: forward {}, gradient {} (unsimplified {})",
         ops.forward, ops.gradient, ops.gradient_unsimplified
     );
+}
+
+/// A number for the summary table: plain where that is short, scientific otherwise.
+fn show(v: f64) -> String {
+    if v == 0.0 || (1e-4..1e6).contains(&v.abs()) {
+        format!("{v}")
+    } else {
+        format!("{v:e}")
+    }
+}
+
+/// Standard errors at `params`: for a sum of squares, √diag((JᵀJ)⁻¹)·s with s² = RSS/(m − n)
+/// (as curve-fitting tools and NIST's certified values compute them); otherwise √diag(H⁻¹) of
+/// the objective as written (a negative log-likelihood summed over the rows). `None` when the
+/// matrix is not invertible.
+fn standard_errors(
+    objective: &gradc::objective::Native,
+    least_squares: Option<&gradc::least_squares::LeastSquares>,
+    params: &[f64],
+) -> Option<Vec<f64>> {
+    use gradc_minimize::Residuals;
+    let n = params.len();
+    if let Some(ls) = least_squares {
+        let m = ls.residual_count();
+        let mut r = vec![0.0; m];
+        let mut jac = vec![0.0; m * n];
+        ls.jacobian(params, &mut r, &mut jac);
+        return gradc_minimize::least_squares_errors(&jac, &r, m, n);
+    }
+    let mut grad = vec![0.0; n];
+    let mut hess = vec![0.0; n * n];
+    gradc::objective::Objective::value_grad_hess(objective, params, &mut grad, &mut hess)?;
+    gradc_minimize::standard_errors(&hess, n)
 }
 
 /// Observes a run: the progress bar, the validation loss and the path at each history entry.
@@ -611,28 +734,43 @@ fn write_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
 fn print_summary(
     program: &Program,
     outcome: &gradc_minimize::Outcome,
-    settings: &gradc_minimize::Settings,
+    optimizer: &str,
     seconds: f64,
     validation_loss: Option<f64>,
+    errors: Option<&Option<Vec<f64>>>,
 ) {
-    println!("{:<20} value", "parameter");
+    match errors {
+        Some(_) => println!("{:<20} {:>20} {:>16}", "parameter", "value", "std. error"),
+        None => println!("{:<20} {:>20}", "parameter", "value"),
+    }
     for p in &program.params {
         for i in 0..p.len() {
-            println!(
-                "{:<20} {:.10}",
-                p.element_name(i),
-                outcome.params[p.offset + i]
-            );
+            let k = p.offset + i;
+            let value = format!("{:.12e}", outcome.params[k]);
+            match errors {
+                Some(Some(e)) => println!("{:<20} {value:>20} {:>16.6e}", p.element_name(i), e[k]),
+                Some(None) => println!("{:<20} {value:>20} {:>16}", p.element_name(i), "n/a"),
+                None => println!("{:<20} {value:>20}", p.element_name(i)),
+            }
         }
     }
+    if let Some(None) = errors {
+        println!(
+            "(no standard errors: the Hessian (or JᵀJ) at the result is singular or not positive \
+             definite, or a least-squares fit has no more residuals than parameters)"
+        );
+    }
     println!();
-    println!("loss        {}", outcome.loss);
+    println!("loss        {}", show(outcome.loss));
     if let Some(loss) = validation_loss {
-        println!("validation  {loss}");
+        println!("validation  {}", show(loss));
     }
     println!("steps       {}", outcome.steps);
-    println!("stopped     {}", outcome.stop_reason.as_str());
-    println!("optimizer   {}", settings.method.name());
+    match &outcome.detail {
+        Some(detail) => println!("stopped     {} ({detail})", outcome.stop_reason.as_str()),
+        None => println!("stopped     {}", outcome.stop_reason.as_str()),
+    }
+    println!("optimizer   {optimizer}");
     println!("time        {seconds:.3} s");
 }
 

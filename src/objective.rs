@@ -138,6 +138,21 @@ impl Objective for Native {
             .unwrap_or(f64::NAN)
     }
 
+    fn value_grad_hess(&self, params: &[f64], grad: &mut [f64], hess: &mut [f64]) -> Option<f64> {
+        if !self.compiled.has_hessian() {
+            return None;
+        }
+        Some(
+            self.compiled
+                .value_grad_hess(params, &self.data, gradc_compile::RowSet::All, grad, hess)
+                .unwrap_or_else(|_| {
+                    grad.fill(f64::NAN);
+                    hess.fill(f64::NAN);
+                    f64::NAN
+                }),
+        )
+    }
+
     fn value_grad(&self, params: &[f64], batch: Batch, grad: &mut [f64]) -> f64 {
         match self
             .compiled

@@ -2,13 +2,46 @@
 
 use crate::params;
 use gradc_graph::Program;
-use gradc_minimize::{Method, Outcome, Schedule, Settings};
+use gradc_minimize::{Method, Outcome, Schedule};
 use serde_json::{Value, json};
 
-/// The optimizer names of the command line, with their default learning rates.
-pub const OPTIMIZERS: [&str; 7] = [
-    "gd", "sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam",
+/// The optimizer names of the command line.
+pub const OPTIMIZERS: [&str; 10] = [
+    "gd", "sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "newton", "lbfgs", "lm",
 ];
+
+/// What `--optimizer` selects.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Solver {
+    /// A first-order method of the notes, run by `gradc_minimize::minimize`.
+    FirstOrder(Method),
+    /// Newton's method with the compiled symbolic Hessian.
+    Newton,
+    Lbfgs,
+    /// Levenberg–Marquardt on the residuals of a sum-of-squares objective.
+    Lm,
+}
+
+impl Solver {
+    pub fn name(self) -> &'static str {
+        match self {
+            Solver::FirstOrder(m) => m.name(),
+            Solver::Newton => "newton",
+            Solver::Lbfgs => "lbfgs",
+            Solver::Lm => "lm",
+        }
+    }
+}
+
+/// The solver for a command-line name.
+pub fn solver(name: &str, hyper: &Hyper) -> Result<Solver, SetupError> {
+    Ok(match name {
+        "newton" => Solver::Newton,
+        "lbfgs" => Solver::Lbfgs,
+        "lm" => Solver::Lm,
+        other => Solver::FirstOrder(method(other, hyper)?),
+    })
+}
 
 /// Hyper-parameters as given on the command line; `None` means the method's default.
 #[derive(Clone, Debug, Default)]
@@ -24,11 +57,9 @@ pub struct Hyper {
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum SetupError {
     #[error(
-        "unknown optimizer `{0}`: expected one of gd, sgd, momentum, nesterov, adagrad, rmsprop, adam"
+        "unknown optimizer `{0}`: expected one of gd, sgd, momentum, nesterov, adagrad, rmsprop, adam, newton, lbfgs, lm"
     )]
     UnknownOptimizer(String),
-    #[error("the optimizer `{0}` is not available yet (issue \"Second-order solvers\")")]
-    NotYet(String),
     #[error("{0}")]
     Schedule(#[from] gradc_minimize::schedule::ScheduleError),
 }
@@ -56,7 +87,6 @@ pub fn method(name: &str, hyper: &Hyper) -> Result<Method, SetupError> {
             beta2: hyper.beta2.unwrap_or(0.999),
             eps,
         },
-        "newton" | "lbfgs" | "lm" => return Err(SetupError::NotYet(name.to_string())),
         other => return Err(SetupError::UnknownOptimizer(other.to_string())),
     })
 }
@@ -76,12 +106,7 @@ pub fn schedule(text: &str) -> Result<Schedule, SetupError> {
 }
 
 /// The result object of `--json` and `--out`.
-pub fn result_json(
-    program: &Program,
-    settings: &Settings,
-    outcome: &Outcome,
-    seconds: f64,
-) -> Value {
+pub fn result_json(program: &Program, optimizer: &str, outcome: &Outcome, seconds: f64) -> Value {
     let history: Vec<Value> = outcome
         .history
         .iter()
@@ -92,7 +117,7 @@ pub fn result_json(
         "loss": params::number(outcome.loss),
         "steps": outcome.steps,
         "stop_reason": outcome.stop_reason.as_str(),
-        "optimizer": settings.method.name(),
+        "optimizer": optimizer,
         "seconds": seconds,
         "history": history,
     })
