@@ -13,6 +13,11 @@ pub struct DeriveConfig {
     pub hessian: bool,
     /// Skip equality saturation (`--no-simplify`).
     pub no_simplify: bool,
+    /// Deriving for `run`/`check` rather than for `grad`: a large objective (more nodes than
+    /// the simplifier's `large_graph`) is not simplified on its own first — its `forward` count
+    /// is not needed there and the saturation would only add compile latency. `forward` is then
+    /// the unsimplified count.
+    pub for_run: bool,
     pub simplify: SimplifyConfig,
 }
 
@@ -91,6 +96,36 @@ pub fn derive(program: &Program, config: &DeriveConfig) -> Derived {
             names,
             ops,
             report: None,
+            timings: Timings {
+                differentiate,
+                simplify: started.elapsed(),
+            },
+        };
+    }
+
+    if config.for_run && graph.cone(&[objective]).len() > config.simplify.large_graph {
+        let (result, names, gradient_ops, hessian_ops) =
+            joint(&graph, objective, &gradient, config, &program.names);
+        let mut roots = result.roots.into_iter();
+        let objective = roots.next().unwrap_or_default();
+        let gradient: Vec<NodeId> = roots.by_ref().take(n).collect();
+        let flat: Vec<NodeId> = roots.collect();
+        let hessian = config
+            .hessian
+            .then(|| flat.chunks(n.max(1)).map(<[NodeId]>::to_vec).collect());
+        return Derived {
+            graph: result.graph,
+            objective,
+            gradient,
+            hessian,
+            names,
+            ops: OpCounts {
+                forward: op_count(&program.graph, &[program.objective]),
+                gradient: gradient_ops,
+                gradient_unsimplified,
+                hessian: hessian_ops,
+            },
+            report: Some(result.report),
             timings: Timings {
                 differentiate,
                 simplify: started.elapsed(),

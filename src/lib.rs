@@ -70,6 +70,7 @@ pub fn build(
     let program = prepare::bake_data_reductions(program, data)?;
     let config = DeriveConfig {
         hessian,
+        for_run: true,
         ..DeriveConfig::default()
     };
     let derived = derive(&program, &config);

@@ -74,6 +74,9 @@ impl Default for Threads {
     }
 }
 
+/// Kernels with at most this many slots keep them on the stack.
+const STACK_SLOTS: usize = 64;
+
 /// The accumulators of one stage and how they are finalized.
 #[derive(Debug)]
 struct Stage {
@@ -264,10 +267,18 @@ impl Kernel {
             RowSet::All => n_rows,
             RowSet::Subset(r) => r.len(),
         };
-        let mut slots = vec![0.0f64; self.n_slots];
+        // Small kernels (an optimizer's step on a data-free model) run allocation-free.
+        let mut on_stack = [0.0f64; STACK_SLOTS];
+        let mut on_heap = Vec::new();
+        let slots: &mut [f64] = if self.n_slots <= STACK_SLOTS {
+            &mut on_stack[..self.n_slots]
+        } else {
+            on_heap.resize(self.n_slots, 0.0);
+            &mut on_heap
+        };
         for stage in &self.stages {
             if let Some(pass) = stage.pass {
-                let sums = self.reduce(pass, stage, params, &slots, data, rows, pool);
+                let sums = self.reduce(pass, stage, params, slots, data, rows, pool);
                 // Exactly the interpreter's finalization.
                 let batch = positions as f64;
                 for &(acc, kind, slot) in &stage.reductions {

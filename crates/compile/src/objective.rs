@@ -11,7 +11,11 @@ use gradc_graph::{Graph, NodeId};
 #[derive(Debug)]
 pub struct Objective {
     n_params: usize,
-    value: Kernel,
+    /// The value-only kernel, compiled on first use (first-order methods never need it, and
+    /// for a large network it is a third of the compile time); `None` inside if it failed,
+    /// and then the value comes from the value-and-gradient kernel.
+    value: std::sync::OnceLock<Option<Kernel>>,
+    value_source: (Graph, NodeId, usize, KernelOptions),
     value_grad: Kernel,
     value_grad_hess: Option<Kernel>,
     threads: Threads,
@@ -48,7 +52,8 @@ impl Objective {
         options: KernelOptions,
     ) -> Result<Objective, CompileError> {
         let n = gradient.len();
-        let value = Kernel::compile_with(graph, &[objective], n, n_inputs, options)?;
+        let value = std::sync::OnceLock::new();
+        let value_source = (graph.clone(), objective, n_inputs, options);
         let mut roots = Vec::with_capacity(1 + n);
         roots.push(objective);
         roots.extend_from_slice(gradient);
@@ -66,6 +71,7 @@ impl Objective {
         Ok(Objective {
             n_params: n,
             value,
+            value_source,
             value_grad,
             value_grad_hess,
             threads: Threads::serial(),
@@ -93,10 +99,21 @@ impl Objective {
         data: &KernelData,
         rows: RowSet<'_>,
     ) -> Result<f64, EvalError> {
-        let mut out = [0.0];
-        self.value
-            .eval_threads(params, data, rows, &mut out, &self.threads)?;
-        Ok(out[0])
+        let kernel = self.value.get_or_init(|| {
+            let (graph, objective, n_inputs, options) = &self.value_source;
+            Kernel::compile_with(graph, &[*objective], self.n_params, *n_inputs, *options).ok()
+        });
+        match kernel {
+            Some(kernel) => {
+                let mut out = [0.0];
+                kernel.eval_threads(params, data, rows, &mut out, &self.threads)?;
+                Ok(out[0])
+            }
+            None => {
+                let mut grad = vec![0.0; self.n_params];
+                self.value_grad(params, data, rows, &mut grad)
+            }
+        }
     }
 
     /// The value, with the gradient written to `grad` (length `n_params`).
@@ -108,9 +125,17 @@ impl Objective {
         grad: &mut [f64],
     ) -> Result<f64, EvalError> {
         check_len(grad.len(), self.n_params)?;
-        let mut out = vec![0.0; 1 + self.n_params];
+        // Allocation-free for small models: an optimizer step on Rosenbrock costs tens of ns.
+        let mut on_stack = [0.0f64; 33];
+        let mut on_heap = Vec::new();
+        let out: &mut [f64] = if self.n_params < on_stack.len() {
+            &mut on_stack[..1 + self.n_params]
+        } else {
+            on_heap.resize(1 + self.n_params, 0.0);
+            &mut on_heap
+        };
         self.value_grad
-            .eval_threads(params, data, rows, &mut out, &self.threads)?;
+            .eval_threads(params, data, rows, out, &self.threads)?;
         grad.copy_from_slice(&out[1..]);
         Ok(out[0])
     }

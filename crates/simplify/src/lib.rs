@@ -49,7 +49,7 @@ pub struct SimplifyConfig {
     pub match_limit: usize,
     /// The most saturation runs; each starts from the best graph of the one before.
     pub rounds: usize,
-    /// Above this many nodes, simplification is one run of at most 4 iterations and 150 ms:
+    /// Above this many nodes, simplification is one run of at most 4 iterations and 100 ms:
     /// compile latency of a large network matters more than the last few rewrites.
     pub large_graph: usize,
 }
@@ -255,6 +255,7 @@ fn round(
     rules: &[egg::Rewrite<ENode, Analysis>],
     report: &mut Report,
 ) -> Option<Round> {
+    let building = Instant::now();
     let cone = graph.cone(roots);
     let mut egraph = Egraph::new(Analysis);
     let mut class_of: FxHashMap<NodeId, Id> = FxHashMap::default();
@@ -278,7 +279,7 @@ fn round(
     let (iter_limit, time_limit) = if large {
         (
             config.iter_limit.min(4),
-            config.time_limit.min(Duration::from_millis(150)),
+            config.time_limit.min(Duration::from_millis(100)),
         )
     } else {
         (config.iter_limit, config.time_limit)
@@ -333,7 +334,8 @@ fn round(
     let (out, out_roots, done) = extract::build(egraph, &choice, &root_classes)?;
     if std::env::var_os("GRADC_SIMPLIFY_DEBUG").is_some() {
         eprintln!(
-            "round: saturation {:?} ({:?}), extraction {:?}",
+            "round: total {:?}, saturation {:?} ({:?}), extraction {:?}",
+            building.elapsed(),
             runner.iterations.iter().map(|i| i.total_time).sum::<f64>(),
             runner.stop_reason,
             saturated.elapsed()
