@@ -8,7 +8,12 @@ use gradc_graph::interp::evaluate;
 
 fn example_paths() -> Vec<String> {
     let mut paths = Vec::new();
-    for dir in ["examples", "examples/seeds"] {
+    for dir in [
+        "examples",
+        "examples/seeds",
+        "examples/nist",
+        "examples/mgh",
+    ] {
         let mut entries: Vec<String> = std::fs::read_dir(common::root().join(dir))
             .expect("examples folder")
             .filter_map(Result::ok)
