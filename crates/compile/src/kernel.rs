@@ -74,8 +74,15 @@ impl Default for Threads {
     }
 }
 
+/// Where a kernel writes its roots.
+enum Out<'a> {
+    Flat(&'a mut [f64]),
+    /// Root 0, then the others.
+    Split(&'a mut f64, &'a mut [f64]),
+}
+
 /// Kernels with at most this many slots keep them on the stack.
-const STACK_SLOTS: usize = 64;
+const STACK_SLOTS: usize = 16;
 
 /// The accumulators of one stage and how they are finalized.
 #[derive(Debug)]
@@ -217,12 +224,32 @@ impl Kernel {
         self.run(params, data, rows, out, threads.pool.as_ref())
     }
 
+    /// Like [`Kernel::eval_threads`], writing root 0 to `first` and the others to `rest` (the
+    /// value and the gradient of an objective, straight into the caller's buffers).
+    pub fn eval_split(
+        &self,
+        params: &[f64],
+        data: &KernelData,
+        rows: RowSet<'_>,
+        first: &mut f64,
+        rest: &mut [f64],
+        threads: &Threads,
+    ) -> Result<(), EvalError> {
+        self.run_into(
+            params,
+            data,
+            rows,
+            Out::Split(first, rest),
+            threads.pool.as_ref(),
+        )
+    }
+
     fn check(
         &self,
         params: &[f64],
         data: &KernelData,
         rows: RowSet<'_>,
-        out: &[f64],
+        out_len: usize,
     ) -> Result<(), EvalError> {
         if params.len() != self.n_params {
             return Err(EvalError::ParamCount {
@@ -230,10 +257,10 @@ impl Kernel {
                 given: params.len(),
             });
         }
-        if out.len() != self.roots.len() {
+        if out_len != self.roots.len() {
             return Err(EvalError::OutputLength {
                 expected: self.roots.len(),
-                given: out.len(),
+                given: out_len,
             });
         }
         if data.width() < self.inputs_read {
@@ -261,7 +288,22 @@ impl Kernel {
         out: &mut [f64],
         pool: Option<&rayon::ThreadPool>,
     ) -> Result<(), EvalError> {
-        self.check(params, data, rows, out)?;
+        self.run_into(params, data, rows, Out::Flat(out), pool)
+    }
+
+    fn run_into(
+        &self,
+        params: &[f64],
+        data: &KernelData,
+        rows: RowSet<'_>,
+        mut out: Out<'_>,
+        pool: Option<&rayon::ThreadPool>,
+    ) -> Result<(), EvalError> {
+        let out_len = match &out {
+            Out::Flat(o) => o.len(),
+            Out::Split(_, rest) => 1 + rest.len(),
+        };
+        self.check(params, data, rows, out_len)?;
         let n_rows = data.n_rows();
         let positions = match rows {
             RowSet::All => n_rows,
@@ -299,7 +341,12 @@ impl Kernel {
                 unsafe { row_free(params.as_ptr(), slots.as_mut_ptr()) };
             }
         }
-        for (o, root) in out.iter_mut().zip(&self.roots) {
+        for (i, root) in self.roots.iter().enumerate() {
+            let o = match &mut out {
+                Out::Flat(o) => &mut o[i],
+                Out::Split(first, _) if i == 0 => &mut **first,
+                Out::Split(_, rest) => &mut rest[i - 1],
+            };
             *o = match *root {
                 RootSource::Const(v) => v,
                 RootSource::Param(i) => params[i],

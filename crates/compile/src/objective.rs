@@ -125,19 +125,11 @@ impl Objective {
         grad: &mut [f64],
     ) -> Result<f64, EvalError> {
         check_len(grad.len(), self.n_params)?;
-        // Allocation-free for small models: an optimizer step on Rosenbrock costs tens of ns.
-        let mut on_stack = [0.0f64; 33];
-        let mut on_heap = Vec::new();
-        let out: &mut [f64] = if self.n_params < on_stack.len() {
-            &mut on_stack[..1 + self.n_params]
-        } else {
-            on_heap.resize(1 + self.n_params, 0.0);
-            &mut on_heap
-        };
+        // Straight into the caller's gradient: no intermediate buffer, no copy.
+        let mut value = 0.0;
         self.value_grad
-            .eval_threads(params, data, rows, out, &self.threads)?;
-        grad.copy_from_slice(&out[1..]);
-        Ok(out[0])
+            .eval_split(params, data, rows, &mut value, grad, &self.threads)?;
+        Ok(value)
     }
 
     /// The value, with the gradient written to `grad` and the Hessian to `hess` (row-major,

@@ -288,11 +288,28 @@ pub fn minimize(
             objective.value_grad(&lookahead, batch, &mut grad);
         }
         match &mut last_good {
-            Some(buffer) => buffer.copy_from_slice(&params),
+            Some(buffer) => copy_small(buffer, &params),
             None => last_good = Some(params.clone()),
         }
         state.update(&mut params, &grad, lr);
         step += 1;
+    }
+}
+
+/// `dst.copy_from_slice(src)` without a call into libc's `memmove` for the few parameters of a
+/// small model, where that call costs as much as the rest of a step.
+fn copy_small(dst: &mut [f64], src: &[f64]) {
+    if let (Ok(d), Ok(s)) = (
+        <&mut [f64; 2]>::try_from(&mut *dst),
+        <&[f64; 2]>::try_from(src),
+    ) {
+        *d = *s;
+    } else if dst.len() <= 8 {
+        for (d, s) in dst.iter_mut().zip(src) {
+            *d = *s;
+        }
+    } else {
+        dst.copy_from_slice(src);
     }
 }
 
