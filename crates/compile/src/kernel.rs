@@ -359,6 +359,9 @@ impl Kernel {
     /// Sums the stage's accumulated arguments over the row positions: each chunk of
     /// `chunk_rows` positions from 0, then the chunk sums in chunk order.
     #[allow(clippy::too_many_arguments)]
+    // Out of line: a data-free kernel (an optimizer step on Rosenbrock) never calls it, and
+    // inlined it makes every call's stack frame large.
+    #[inline(never)]
     fn reduce(
         &self,
         pass: PassFn,

@@ -219,13 +219,22 @@ pub fn minimize(
     let mut lookahead = vec![0.0; n];
     // The parameters before the latest update: what is kept if that update diverged.
     let mut last_good: Option<Vec<f64>> = None;
+    // Counts down to the next history entry (a countdown, not `step % every`: an integer
+    // division per step is a measurable part of a small model's step).
+    let every = settings.history_every.max(1);
+    let gradient_tol = settings.gradient_tol;
+    let mut until_history = 0usize;
     loop {
         let batch = batches.next();
         let batch = batch.as_deref().map_or(Batch::All, Batch::Rows);
         let loss = objective.value_grad(&params, batch, &mut grad);
         let first_loss = *first.get_or_insert(loss);
         let exploded = loss.abs() > settings.explode_factor * first_loss.abs().max(1.0);
-        if !loss.is_finite() || exploded || grad.iter().any(|g| !g.is_finite()) {
+        // One pass over the gradient gives both the finiteness test and the norm: a sum of
+        // squares that is finite means every component is finite.
+        let squares: f64 = grad.iter().map(|g| g * g).sum();
+        let finite_gradient = squares.is_finite() || grad.iter().all(|g| g.is_finite());
+        if !loss.is_finite() || exploded || !finite_gradient {
             let last_good = last_good.take().unwrap_or_else(|| params.clone());
             let good_loss = previous.unwrap_or(f64::NAN);
             history.push((step, loss));
@@ -243,17 +252,24 @@ pub fn minimize(
                 detail: Some(format!("loss {loss} at step {step}")),
             };
         }
-        if step.is_multiple_of(settings.history_every.max(1)) {
+        if until_history == 0 {
             history.push((step, loss));
             progress.record(step, &params);
+            until_history = every;
         }
+        until_history -= 1;
         let keep_going = progress.step(step, loss);
         let stop = if !keep_going || interrupt.load(Ordering::Relaxed) {
             Some((StopReason::Interrupted, None))
         } else if let Some(p) = previous.filter(|p| (loss - p).abs() < settings.tol) {
             let detail = format!("|ΔL| = {:.3e} < {:e}", (loss - p).abs(), settings.tol);
             Some((StopReason::Tolerance, Some(detail)))
-        } else if norm(&grad) < settings.gradient_tol {
+        } else if gradient_tol > 0.0
+            // The squared norm screens; the norm itself decides (a tiny tolerance squared may
+            // underflow).
+            && (squares < gradient_tol * gradient_tol || gradient_tol < 1e-150)
+            && norm(&grad) < gradient_tol
+        {
             let detail = format!(
                 "gradient norm {:.3e} < {:e}",
                 norm(&grad),
