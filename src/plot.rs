@@ -138,50 +138,47 @@ fn loss_curve<DB: DrawingBackend>(
             .y_label_formatter(&|v| format!("{v:.0e}"))
             .draw()
             .map_err(e)?;
-        chart
-            .draw_series(LineSeries::new(train, &BLUE))
-            .map_err(e)?
-            .label("training")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE));
-        if let Some(v) = validation {
-            chart
-                .draw_series(LineSeries::new(v, &RED))
-                .map_err(e)?
-                .label("validation")
-                .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED));
-        }
-        chart
-            .configure_series_labels()
-            .border_style(BLACK)
-            .background_style(WHITE.mix(0.8))
-            .draw()
-            .map_err(e)?;
+        curves(&mut chart, train, validation)?;
     } else {
         let pad = ((high - low) * 0.05).max(1e-12);
         let mut chart = builder
             .build_cartesian_2d(x_range, (low - pad)..(high + pad))
             .map_err(e)?;
         chart.configure_mesh().x_desc("step").draw().map_err(e)?;
-        chart
-            .draw_series(LineSeries::new(train, &BLUE))
-            .map_err(e)?
-            .label("training")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE));
-        if let Some(v) = validation {
-            chart
-                .draw_series(LineSeries::new(v, &RED))
-                .map_err(e)?
-                .label("validation")
-                .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED));
-        }
-        chart
-            .configure_series_labels()
-            .border_style(BLACK)
-            .background_style(WHITE.mix(0.8))
-            .draw()
-            .map_err(e)?;
+        curves(&mut chart, train, validation)?;
     }
     Ok(())
+}
+
+/// The training (and validation) curves with their legend, on either y scale.
+fn curves<'a, DB, Y>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<plotters::coord::types::RangedCoordf64, Y>>,
+    train: Vec<(f64, f64)>,
+    validation: Option<Vec<(f64, f64)>>,
+) -> Result<(), String>
+where
+    DB: DrawingBackend + 'a,
+    Y: Ranged<ValueType = f64>,
+{
+    let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    chart
+        .draw_series(LineSeries::new(train, &BLUE))
+        .map_err(e)?
+        .label("training")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE));
+    if let Some(v) = validation {
+        chart
+            .draw_series(LineSeries::new(v, &RED))
+            .map_err(e)?
+            .label("validation")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED));
+    }
+    chart
+        .configure_series_labels()
+        .border_style(BLACK)
+        .background_style(WHITE.mix(0.8))
+        .draw()
+        .map_err(e)
 }
 
 /// Filled contours of the loss (bands of equal log-loss) with the optimizer's path on top.

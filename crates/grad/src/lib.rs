@@ -27,14 +27,20 @@ use std::collections::BinaryHeap;
 /// The gradient of the row-free `root` with respect to parameter elements `0..param_count`:
 /// one node per element (the constant 0 where the root does not depend on it).
 pub fn grad(graph: &mut Graph, root: NodeId, param_count: usize) -> Vec<NodeId> {
+    partials(graph, root, param_count, &|g: &Graph, id| {
+        !g.flags(id).per_row && !g.op(id).is_leaf()
+    })
+}
+
+/// Backpropagates 1 from `root` through the nodes of `region` and collects the adjoints of the
+/// parameter elements (the constant 0 where there is none).
+fn partials(graph: &mut Graph, root: NodeId, param_count: usize, region: Region) -> Vec<NodeId> {
     let mut pass = Differentiator::new(graph, root);
     let one = Adjoint {
         node: pass.graph.constant(1.0),
         guarded: false,
     };
-    let adjoints = pass.backprop(&[(root, one)], &|g: &Graph, id| {
-        !g.flags(id).per_row && !g.op(id).is_leaf()
-    });
+    let adjoints = pass.backprop(&[(root, one)], region);
     let zero = pass.graph.constant(0.0);
     (0..param_count)
         .map(|p| {
@@ -49,19 +55,9 @@ pub fn grad(graph: &mut Graph, root: NodeId, param_count: usize) -> Vec<NodeId> 
 /// rows of the Jacobian. Row-free parts (reductions inside the root) are differentiated as in
 /// [`grad`].
 pub fn grad_per_row(graph: &mut Graph, root: NodeId, param_count: usize) -> Vec<NodeId> {
-    let mut pass = Differentiator::new(graph, root);
-    let one = Adjoint {
-        node: pass.graph.constant(1.0),
-        guarded: false,
-    };
-    let adjoints = pass.backprop(&[(root, one)], &|g: &Graph, id| !g.op(id).is_leaf());
-    let zero = pass.graph.constant(0.0);
-    (0..param_count)
-        .map(|p| {
-            let node = pass.graph.param(p as u32);
-            adjoints.get(&node).map_or(zero, |a| a.node)
-        })
-        .collect()
+    partials(graph, root, param_count, &|g: &Graph, id| {
+        !g.op(id).is_leaf()
+    })
 }
 
 /// The Hessian: `result[i][j] = ∂gradient[i]/∂p_j`. Each gradient root is differentiated once

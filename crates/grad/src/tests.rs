@@ -264,6 +264,7 @@ proptest! {
         let mut rng = SplitMix::new(seed);
         let root = gradc_graph::random::random_expression(&mut g, &mut rng, shape, true, size);
         let (params, data) = random_point(seed, shape, 3);
+        prop_assume!(regular_point(&g, root, &params, &data));
         let derivatives = crate::grad_per_row(&mut g, root, shape.params);
         let rows = gradc_graph::interp::evaluate_per_row(&g, &derivatives, &params, &data)
             .expect("per-row evaluation");
