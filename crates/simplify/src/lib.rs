@@ -14,6 +14,7 @@
 //! - the result never has more operations ([`gradc_graph::count::op_count`]) than the input: if
 //!   extraction does not beat the input, the input is returned unchanged. When a limit stops
 //!   saturation, the best expression found so far is extracted — never a worse one.
+#![forbid(unsafe_code)]
 
 mod extract;
 mod lang;
