@@ -226,6 +226,7 @@ impl Kernel {
 
     /// Like [`Kernel::eval_threads`], writing root 0 to `first` and the others to `rest` (the
     /// value and the gradient of an objective, straight into the caller's buffers).
+    #[inline]
     pub fn eval_split(
         &self,
         params: &[f64],

@@ -117,6 +117,7 @@ impl Objective {
     }
 
     /// The value, with the gradient written to `grad` (length `n_params`).
+    #[inline]
     pub fn value_grad(
         &self,
         params: &[f64],
