@@ -251,22 +251,67 @@ fn load_data(
     program: &Program,
     data: Option<&Path>,
 ) -> anyhow::Result<Result<Data, ExitCode>> {
+    load_inputs(model, program, &program.inputs, data)
+}
+
+/// Loads the columns of `inputs` (all of the model's, or the ones `eval` needs) from `--data`,
+/// else from the model's `data` statement (relative to the model file); no file is needed when
+/// there are no inputs to read.
+fn load_inputs(
+    model: &Path,
+    program: &Program,
+    inputs: &[gradc_graph::InputInfo],
+    data: Option<&Path>,
+) -> anyhow::Result<Result<Data, ExitCode>> {
     let path = match (data, &program.data_path) {
         (Some(path), _) => path.to_path_buf(),
         (None, Some(relative)) => model.parent().unwrap_or(Path::new("")).join(relative),
-        (None, None) if program.inputs.is_empty() => return Ok(Ok(Data::empty())),
+        (None, None) if inputs.is_empty() => return Ok(Ok(Data::empty())),
         (None, None) => anyhow::bail!(
             "{} reads inputs but names no data file: add `data \"file.csv\"` or pass --data",
             model.display()
         ),
     };
-    Ok(match gradc_data::load(&path, &program.inputs) {
+    Ok(match gradc_data::load(&path, inputs) {
         Ok(data) => Ok(data),
         Err(error) => {
             eprintln!("error: bad data\n{error}");
             Err(ExitCode::from(EXIT_FAILED))
         }
     })
+}
+
+/// A model and its data, with the time each took (`-v`).
+struct Loaded {
+    program: Program,
+    source: String,
+    data: Data,
+    front_end: std::time::Duration,
+    loading: std::time::Duration,
+}
+
+fn load_model_and_data(
+    model: &Path,
+    data: Option<&Path>,
+) -> anyhow::Result<Result<Loaded, ExitCode>> {
+    let started = std::time::Instant::now();
+    let (program, source) = match load_model_and_source(model)? {
+        Ok(loaded) => loaded,
+        Err(code) => return Ok(Err(code)),
+    };
+    let front_end = started.elapsed();
+    let started = std::time::Instant::now();
+    let data = match load_data(model, &program, data)? {
+        Ok(data) => data,
+        Err(code) => return Ok(Err(code)),
+    };
+    Ok(Ok(Loaded {
+        program,
+        source,
+        data,
+        front_end,
+        loading: started.elapsed(),
+    }))
 }
 
 fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
@@ -313,18 +358,16 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     {
         anyhow::bail!("--validate takes a fraction between 0 and 1, got {fraction}");
     }
-    let started = std::time::Instant::now();
-    let (program, source) = match load_model_and_source(&args.model)? {
+    let Loaded {
+        program,
+        source,
+        data,
+        front_end,
+        loading,
+    } = match load_model_and_data(&args.model, args.data.as_deref())? {
         Ok(loaded) => loaded,
         Err(code) => return Ok(code),
     };
-    let front_end = started.elapsed();
-    let started = std::time::Instant::now();
-    let data = match load_data(&args.model, &program, args.data.as_deref())? {
-        Ok(data) => data,
-        Err(code) => return Ok(code),
-    };
-    let loading = started.elapsed();
     let (data, file_rows, validation_data) = match args.validate {
         Some(fraction) => {
             let split = gradc_data::split(&data, fraction, args.seed);
@@ -681,25 +724,9 @@ fn load_columns_for(
         .filter(|input| (input.offset..input.offset + input.len()).any(|i| read.contains(&i)))
         .cloned()
         .collect();
-    let subset = Program {
-        inputs: needed.clone(),
-        ..Program::default()
-    };
-    let path = match (data, &program.data_path) {
-        (Some(path), _) => path.to_path_buf(),
-        (None, Some(relative)) => model.parent().unwrap_or(Path::new("")).join(relative),
-        (None, None) if needed.is_empty() => return Ok(Ok(Data::empty())),
-        (None, None) => anyhow::bail!(
-            "{} reads inputs but names no data file: pass --data",
-            model.display()
-        ),
-    };
-    let loaded = match gradc_data::load(&path, &subset.inputs) {
+    let loaded = match load_inputs(model, program, &needed, data)? {
         Ok(data) => data,
-        Err(error) => {
-            eprintln!("error: bad data\n{error}");
-            return Ok(Err(ExitCode::from(EXIT_FAILED)));
-        }
+        Err(code) => return Ok(Err(code)),
     };
     let mut columns = vec![vec![f64::NAN; loaded.n_rows]; program.input_count()];
     let mut next = loaded.columns.into_iter();
@@ -811,18 +838,16 @@ impl Bar {
 }
 
 fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
-    let started = std::time::Instant::now();
-    let program = match load_model(&args.model)? {
-        Ok(program) => program,
+    let Loaded {
+        program,
+        data,
+        front_end,
+        loading,
+        ..
+    } = match load_model_and_data(&args.model, args.data.as_deref())? {
+        Ok(loaded) => loaded,
         Err(code) => return Ok(code),
     };
-    let front_end = started.elapsed();
-    let started = std::time::Instant::now();
-    let data = match load_data(&args.model, &program, args.data.as_deref())? {
-        Ok(data) => data,
-        Err(code) => return Ok(code),
-    };
-    let loading = started.elapsed();
     let params = match &args.at {
         Some(path) => {
             let text = std::fs::read_to_string(path)

@@ -217,8 +217,10 @@ pub fn minimize(
     let mut first: Option<f64> = None;
     let mut step = 0usize;
     let mut lookahead = vec![0.0; n];
-    // The parameters before the latest update: what is kept if that update diverged.
-    let mut last_good: Option<Vec<f64>> = None;
+    // Double buffer: `update` writes the new point into `before` and the two are swapped, so
+    // after the first step `before` holds the parameters before the latest update — what is
+    // kept if that update diverged — without copying them every step.
+    let mut before = params.clone();
     // Counts down to the next history entry (a countdown, not `step % every`: an integer
     // division per step is a measurable part of a small model's step).
     let every = settings.history_every.max(1);
@@ -235,7 +237,7 @@ pub fn minimize(
         let squares: f64 = grad.iter().map(|g| g * g).sum();
         let finite_gradient = squares.is_finite() || grad.iter().all(|g| g.is_finite());
         if !loss.is_finite() || exploded || !finite_gradient {
-            let last_good = last_good.take().unwrap_or_else(|| params.clone());
+            let last_good = if step == 0 { params.clone() } else { before };
             let good_loss = previous.unwrap_or(f64::NAN);
             history.push((step, loss));
             return Outcome {
@@ -303,29 +305,9 @@ pub fn minimize(
             state.lookahead(&params, &mut lookahead);
             objective.value_grad(&lookahead, batch, &mut grad);
         }
-        match &mut last_good {
-            Some(buffer) => copy_small(buffer, &params),
-            None => last_good = Some(params.clone()),
-        }
-        state.update(&mut params, &grad, lr);
+        state.update(&params, &mut before, &grad, lr);
+        std::mem::swap(&mut params, &mut before);
         step += 1;
-    }
-}
-
-/// `dst.copy_from_slice(src)` without a call into libc's `memmove` for the few parameters of a
-/// small model, where that call costs as much as the rest of a step.
-fn copy_small(dst: &mut [f64], src: &[f64]) {
-    if let (Ok(d), Ok(s)) = (
-        <&mut [f64; 2]>::try_from(&mut *dst),
-        <&[f64; 2]>::try_from(src),
-    ) {
-        *d = *s;
-    } else if dst.len() <= 8 {
-        for (d, s) in dst.iter_mut().zip(src) {
-            *d = *s;
-        }
-    } else {
-        dst.copy_from_slice(src);
     }
 }
 

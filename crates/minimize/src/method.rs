@@ -83,30 +83,32 @@ impl MethodState {
     }
 
     /// Takes one step with learning rate `lr` and gradient `grad` (for Nesterov: the gradient
-    /// at the look-ahead point).
-    pub fn update(&mut self, params: &mut [f64], grad: &[f64], lr: f64) {
+    /// at the look-ahead point) from `from`, writing the new parameters to `to`. The caller
+    /// keeps `from`: it is what a run falls back on when the new point diverges.
+    pub fn update(&mut self, from: &[f64], to: &mut [f64], grad: &[f64], lr: f64) {
+        let points = from.iter().zip(to.iter_mut()).zip(grad);
         match self.method {
             Method::Gd | Method::Sgd => {
-                for (x, g) in params.iter_mut().zip(grad) {
-                    *x -= lr * g;
+                for ((x, y), g) in points {
+                    *y = x - lr * g;
                 }
             }
             Method::Momentum { beta } | Method::Nesterov { beta } => {
-                for ((x, g), d) in params.iter_mut().zip(grad).zip(&mut self.first) {
+                for (((x, y), g), d) in points.zip(&mut self.first) {
                     *d = beta * *d - lr * g;
-                    *x += *d;
+                    *y = x + *d;
                 }
             }
             Method::Adagrad { eps } => {
-                for ((x, g), h) in params.iter_mut().zip(grad).zip(&mut self.second) {
+                for (((x, y), g), h) in points.zip(&mut self.second) {
                     *h += g * g;
-                    *x -= lr * g / (h.sqrt() + eps);
+                    *y = x - lr * g / (h.sqrt() + eps);
                 }
             }
             Method::Rmsprop { decay, eps } => {
-                for ((x, g), h) in params.iter_mut().zip(grad).zip(&mut self.second) {
+                for (((x, y), g), h) in points.zip(&mut self.second) {
                     *h = decay * *h + (1.0 - decay) * g * g;
-                    *x -= lr * g / (h.sqrt() + eps);
+                    *y = x - lr * g / (h.sqrt() + eps);
                 }
             }
             Method::Adam { beta1, beta2, eps } => {
@@ -115,12 +117,12 @@ impl MethodState {
                 let correction1 = 1.0 - self.beta1_power;
                 let correction2 = 1.0 - self.beta2_power;
                 let moments = self.first.iter_mut().zip(&mut self.second);
-                for ((x, g), (m, v)) in params.iter_mut().zip(grad).zip(moments) {
+                for (((x, y), g), (m, v)) in points.zip(moments) {
                     *m = beta1 * *m + (1.0 - beta1) * g;
                     *v = beta2 * *v + (1.0 - beta2) * g * g;
                     let m_hat = *m / correction1;
                     let v_hat = *v / correction2;
-                    *x -= lr * m_hat / (v_hat.sqrt() + eps);
+                    *y = x - lr * m_hat / (v_hat.sqrt() + eps);
                 }
             }
         }
