@@ -42,7 +42,7 @@
 //! diverged.
 
 use crate::line_search::{FLAT, NOISE_REGIME};
-use crate::second::{Run, Stall, gradient_test, reduction_test, relative_step};
+use crate::second::{Run, Stall, reduction_test, relative_step};
 use crate::{Divergence, Outcome, Progress, SecondOrderSettings, StopReason};
 use nalgebra::{DMatrix, DVector};
 use std::sync::atomic::AtomicBool;
@@ -97,21 +97,13 @@ pub fn levenberg_marquardt(
     let mut jac_trial = vec![0.0; m * n];
     loop {
         let f = scale * sum;
-        if run.observe(k, f, &x) {
-            return run.finish(x, f, k, StopReason::Interrupted, "interrupted".into());
-        }
-        if let Some((reason, detail)) = pending {
-            return run.finish(x, f, k, reason, detail);
-        }
         let gradient: Vec<f64> = (0..n)
             .map(|j| 2.0 * scale * (0..m).map(|i| jac[i * n + j] * r[i]).sum::<f64>())
             .collect();
-        if let Some(detail) = gradient_test(&gradient, f, settings.gtol) {
-            return run.finish(x, f, k, StopReason::Gradient, detail);
-        }
-        if k >= settings.max_iterations {
-            let detail = format!("max_iterations = {} reached", settings.max_iterations);
-            return run.finish(x, f, k, StopReason::MaxSteps, detail);
+        if let Some((reason, detail)) =
+            run.checkpoint(k, f, &x, &gradient, evaluations, settings, pending)
+        {
+            return run.finish(x, f, k, reason, detail);
         }
         let jacobian = DMatrix::from_row_slice(m, n, &jac);
         for (j, d) in diagonal.iter_mut().enumerate() {

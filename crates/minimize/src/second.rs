@@ -123,17 +123,9 @@ pub fn newton(
     let mut pending: Option<(StopReason, String)> = None;
     let mut stall = Stall::default();
     loop {
-        if run.observe(k, f, &x) {
-            return run.finish(x, f, k, StopReason::Interrupted, "interrupted".into());
-        }
-        if let Some((reason, detail)) = pending {
+        if let Some((reason, detail)) = run.checkpoint(k, f, &x, &g, evaluations, settings, pending)
+        {
             return run.finish(x, f, k, reason, detail);
-        }
-        if let Some(detail) = gradient_test(&g, f, settings.gtol) {
-            return run.finish(x, f, k, StopReason::Gradient, detail);
-        }
-        if let Some(detail) = budget_test(k, evaluations, settings) {
-            return run.finish(x, f, k, StopReason::MaxSteps, detail);
         }
         let (p, tau) = damped_newton_direction(&h, &g);
         let slope = dot(&g, &p);
@@ -210,17 +202,9 @@ pub fn lbfgs(
     let mut k = 0usize;
     let mut pending: Option<(StopReason, String)> = None;
     loop {
-        if run.observe(k, f, &x) {
-            return run.finish(x, f, k, StopReason::Interrupted, "interrupted".into());
-        }
-        if let Some((reason, detail)) = pending {
+        if let Some((reason, detail)) = run.checkpoint(k, f, &x, &g, evaluations, settings, pending)
+        {
             return run.finish(x, f, k, reason, detail);
-        }
-        if let Some(detail) = gradient_test(&g, f, settings.gtol) {
-            return run.finish(x, f, k, StopReason::Gradient, detail);
-        }
-        if let Some(detail) = budget_test(k, evaluations, settings) {
-            return run.finish(x, f, k, StopReason::MaxSteps, detail);
         }
         let step = loop {
             let mut p = two_loop(&g, &memory);
@@ -627,6 +611,32 @@ impl<'a> Run<'a> {
             interrupt,
             progress,
         }
+    }
+
+    /// The tests every iteration of newton, lbfgs and lm starts with, in order: observe
+    /// (interrupt), a stop decided by the previous iteration (`pending`), the gradient, the
+    /// iteration and evaluation budgets. `Some` means stop, with the reason and its detail.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn checkpoint(
+        &mut self,
+        k: usize,
+        f: f64,
+        x: &[f64],
+        g: &[f64],
+        evaluations: usize,
+        settings: &SecondOrderSettings,
+        pending: Option<(StopReason, String)>,
+    ) -> Option<(StopReason, String)> {
+        if self.observe(k, f, x) {
+            return Some((StopReason::Interrupted, "interrupted".into()));
+        }
+        if pending.is_some() {
+            return pending;
+        }
+        if let Some(detail) = gradient_test(g, f, settings.gtol) {
+            return Some((StopReason::Gradient, detail));
+        }
+        budget_test(k, evaluations, settings).map(|detail| (StopReason::MaxSteps, detail))
     }
 
     /// Records iteration `k` (history, `record`, `step`); `true` when the run is to stop
