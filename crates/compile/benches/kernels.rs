@@ -253,47 +253,55 @@ fn check_close(name: &str, native: &[f64], value: f64, grad: &[f64]) {
     }
 }
 
-fn bench_logistic(c: &mut Criterion) {
-    let model = logistic(10);
+/// Benchmarks a model's value+gradient kernel (unsimplified and simplified graph, 1 and 2
+/// threads) against a hand-written `baseline(params, grad) -> value` on the same data.
+fn compare(
+    c: &mut Criterion,
+    name: &str,
+    group_name: &str,
+    model: &Model,
+    data: &KernelData,
+    params: &[f64],
+    baseline: &dyn Fn(&[f64], &mut [f64]) -> f64,
+) {
     let roots = model.roots();
     eprintln!(
-        "logistic: {} nodes in the value+gradient cone (unsimplified)",
+        "{name}: {} params, {} nodes in the value+gradient cone (unsimplified)",
+        model.n_params,
         model.graph.cone(&roots).len()
     );
     let kernel = model.kernel();
-    let data = random_data(1_000_000, 10, 1, true);
-    let params = random_params(11, 2, 0.5);
     let threads = Threads::new(2).expect("pool");
     let mut out = vec![0.0; roots.len()];
-    let mut grad = vec![0.0; 11];
-    let value = logistic_baseline(&params, &data, &mut grad);
-    kernel.eval(&params, &data, RowSet::All, &mut out).unwrap();
-    check_close("logistic", &out, value, &grad);
+    let mut grad = vec![0.0; model.n_params];
+    let value = baseline(params, &mut grad);
+    kernel.eval(params, data, RowSet::All, &mut out).unwrap();
+    check_close(name, &out, value, &grad);
 
     let simplified = model.simplified();
     let simplified_kernel = simplified.kernel();
     let mut simplified_out = vec![0.0; simplified.roots().len()];
     simplified_kernel
-        .eval(&params, &data, RowSet::All, &mut simplified_out)
+        .eval(params, data, RowSet::All, &mut simplified_out)
         .unwrap();
-    check_close("logistic simplified", &simplified_out, value, &grad);
+    check_close(&format!("{name} simplified"), &simplified_out, value, &grad);
 
     let best = interleaved_best(
         10,
         &mut [
-            &mut || kernel.eval(&params, &data, RowSet::All, &mut out).unwrap(),
+            &mut || kernel.eval(params, data, RowSet::All, &mut out).unwrap(),
             &mut || {
                 simplified_kernel
-                    .eval(&params, &data, RowSet::All, &mut simplified_out)
+                    .eval(params, data, RowSet::All, &mut simplified_out)
                     .unwrap()
             },
             &mut || {
-                black_box(logistic_baseline(&params, &data, &mut grad));
+                black_box(baseline(params, &mut grad));
             },
         ],
     );
     eprintln!(
-        "logistic interleaved best: gradc {:.2} ms, gradc on the simplified graph {:.2} ms, \
+        "{name} interleaved best: gradc {:.2} ms, gradc on the simplified graph {:.2} ms, \
          hand-written {:.2} ms: ratios {:.3} / {:.3}",
         best[0],
         best[1],
@@ -302,12 +310,12 @@ fn bench_logistic(c: &mut Criterion) {
         best[1] / best[2]
     );
 
-    let mut group = c.benchmark_group("logistic_1M_rows_10_features_value_grad");
+    let mut group = c.benchmark_group(group_name);
     group.sample_size(20);
     group.bench_function("gradc_1_thread", |b| {
         b.iter(|| {
             kernel
-                .eval(black_box(&params), &data, RowSet::All, &mut out)
+                .eval(black_box(params), data, RowSet::All, &mut out)
                 .unwrap();
             black_box(out[0])
         })
@@ -315,7 +323,7 @@ fn bench_logistic(c: &mut Criterion) {
     group.bench_function("gradc_2_threads", |b| {
         b.iter(|| {
             kernel
-                .eval_threads(black_box(&params), &data, RowSet::All, &mut out, &threads)
+                .eval_threads(black_box(params), data, RowSet::All, &mut out, &threads)
                 .unwrap();
             black_box(out[0])
         })
@@ -323,97 +331,45 @@ fn bench_logistic(c: &mut Criterion) {
     group.bench_function("gradc_1_thread_simplified_graph", |b| {
         b.iter(|| {
             simplified_kernel
-                .eval(black_box(&params), &data, RowSet::All, &mut simplified_out)
+                .eval(black_box(params), data, RowSet::All, &mut simplified_out)
                 .unwrap();
             black_box(simplified_out[0])
         })
     });
     group.bench_function("hand_written_rust", |b| {
-        b.iter(|| black_box(logistic_baseline(black_box(&params), &data, &mut grad)))
+        b.iter(|| black_box(baseline(black_box(params), &mut grad)))
     });
     group.finish();
+}
+
+fn bench_logistic(c: &mut Criterion) {
+    let data = random_data(1_000_000, 10, 1, true);
+    let params = random_params(11, 2, 0.5);
+    compare(
+        c,
+        "logistic",
+        "logistic_1M_rows_10_features_value_grad",
+        &logistic(10),
+        &data,
+        &params,
+        &|p, g| logistic_baseline(p, &data, g),
+    );
 }
 
 fn bench_mlp(c: &mut Criterion) {
     let hidden = 16;
     let model = mlp(&[2, hidden, 1]);
-    let roots = model.roots();
-    eprintln!(
-        "mlp 2-16-1: {} params, {} nodes in the value+gradient cone (unsimplified)",
-        model.n_params,
-        model.graph.cone(&roots).len()
-    );
-    let kernel = model.kernel();
     let data = random_data(100_000, 2, 3, false);
     let params = random_params(model.n_params, 4, 0.5);
-    let threads = Threads::new(2).expect("pool");
-    let mut out = vec![0.0; roots.len()];
-    let mut grad = vec![0.0; model.n_params];
-    let value = mlp_baseline(&params, &data, hidden, &mut grad);
-    kernel.eval(&params, &data, RowSet::All, &mut out).unwrap();
-    check_close("mlp", &out, value, &grad);
-
-    let simplified = model.simplified();
-    let simplified_kernel = simplified.kernel();
-    let mut simplified_out = vec![0.0; simplified.roots().len()];
-    simplified_kernel
-        .eval(&params, &data, RowSet::All, &mut simplified_out)
-        .unwrap();
-    check_close("mlp simplified", &simplified_out, value, &grad);
-    let best = interleaved_best(
-        10,
-        &mut [
-            &mut || kernel.eval(&params, &data, RowSet::All, &mut out).unwrap(),
-            &mut || {
-                simplified_kernel
-                    .eval(&params, &data, RowSet::All, &mut simplified_out)
-                    .unwrap()
-            },
-            &mut || {
-                black_box(mlp_baseline(&params, &data, hidden, &mut grad));
-            },
-        ],
+    compare(
+        c,
+        "mlp 2-16-1",
+        "mlp_2_16_1_tanh_100k_rows_value_grad",
+        &model,
+        &data,
+        &params,
+        &|p, g| mlp_baseline(p, &data, hidden, g),
     );
-    eprintln!(
-        "mlp interleaved best: gradc {:.2} ms, gradc on the simplified graph {:.2} ms, \
-         hand-written {:.2} ms: ratios {:.3} / {:.3}",
-        best[0],
-        best[1],
-        best[2],
-        best[0] / best[2],
-        best[1] / best[2]
-    );
-
-    let mut group = c.benchmark_group("mlp_2_16_1_tanh_100k_rows_value_grad");
-    group.sample_size(20);
-    group.bench_function("gradc_1_thread", |b| {
-        b.iter(|| {
-            kernel
-                .eval(black_box(&params), &data, RowSet::All, &mut out)
-                .unwrap();
-            black_box(out[0])
-        })
-    });
-    group.bench_function("gradc_2_threads", |b| {
-        b.iter(|| {
-            kernel
-                .eval_threads(black_box(&params), &data, RowSet::All, &mut out, &threads)
-                .unwrap();
-            black_box(out[0])
-        })
-    });
-    group.bench_function("gradc_1_thread_simplified_graph", |b| {
-        b.iter(|| {
-            simplified_kernel
-                .eval(black_box(&params), &data, RowSet::All, &mut simplified_out)
-                .unwrap();
-            black_box(simplified_out[0])
-        })
-    });
-    group.bench_function("hand_written_rust", |b| {
-        b.iter(|| black_box(mlp_baseline(black_box(&params), &data, hidden, &mut grad)))
-    });
-    group.finish();
 }
 
 fn bench_compile(c: &mut Criterion) {
