@@ -828,8 +828,11 @@ impl Bar {
 impl Bar {
     fn step(&mut self, step: usize, loss: f64) -> bool {
         if let Some(bar) = &self.0 {
+            // Called after every step, or once per block of fused steps: the loss text is
+            // formatted at most every 16 steps.
+            let last = bar.position();
             bar.set_position(step as u64);
-            if step.is_multiple_of(16) {
+            if step == 0 || step as u64 / 16 != last / 16 {
                 bar.set_message(format!("{loss:.6e}"));
             }
         }

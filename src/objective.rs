@@ -2,14 +2,31 @@
 
 pub use gradc_minimize::{Batch, Objective};
 
+use gradc_compile::FusedSteps;
 use gradc_graph::interp::Data;
+use gradc_graph::{Graph, NodeId};
+use gradc_minimize::{Fused, Method};
+use std::sync::{Arc, Mutex};
 
 /// The objective as native code: the simplified value and gradient (and Hessian) JIT-compiled
 /// by `gradc-compile`, over the data in the kernels' row-major layout.
 pub struct Native {
-    compiled: std::sync::Arc<gradc_compile::Objective>,
+    compiled: Arc<gradc_compile::Objective>,
     data: gradc_compile::KernelData,
+    fusion: Option<Arc<Fusion>>,
 }
+
+/// What a fused optimizer loop is compiled from, and the loops compiled so far (one per kind
+/// of method, on first use; `None` when the objective cannot have one).
+struct Fusion {
+    graph: Graph,
+    value: NodeId,
+    gradient: Vec<NodeId>,
+    compiled: Mutex<Vec<(&'static str, CompiledSteps)>>,
+}
+
+/// A kind of method's fused loop, or `None` if it could not be compiled.
+type CompiledSteps = Option<Arc<FusedSteps>>;
 
 /// Why native code could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -44,9 +61,20 @@ impl Native {
         };
         let pool = gradc_compile::Threads::new(count)
             .map_err(|e| NativeError::Threads(count, e.to_string()))?;
+        // Only a small model without data can have a fused optimizer loop.
+        let fusion = (n_inputs == 0 && derived.gradient.len() <= gradc_compile::MAX_FUSED_PARAMS)
+            .then(|| {
+                Arc::new(Fusion {
+                    graph: derived.graph.clone(),
+                    value: derived.objective,
+                    gradient: derived.gradient.clone(),
+                    compiled: Mutex::new(Vec::new()),
+                })
+            });
         Ok(Native {
-            compiled: std::sync::Arc::new(compiled.with_threads(pool)),
+            compiled: Arc::new(compiled.with_threads(pool)),
             data: gradc_compile::KernelData::from_data(data)?,
+            fusion,
         })
     }
 
@@ -55,6 +83,7 @@ impl Native {
         Ok(Native {
             compiled: self.compiled.clone(),
             data: gradc_compile::KernelData::from_data(data)?,
+            fusion: self.fusion.clone(),
         })
     }
 
@@ -96,6 +125,24 @@ impl Objective for Native {
                     f64::NAN
                 }),
         )
+    }
+
+    /// The value, gradient and update compiled into one loop, for a model without data (the
+    /// first request for a kind of method compiles it: a few milliseconds).
+    fn fused(&self, method: Method) -> Option<Arc<dyn Fused>> {
+        let fusion = self.fusion.as_ref()?;
+        let kind = FusedSteps::kind(method);
+        let mut compiled = fusion
+            .compiled
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((_, steps)) = compiled.iter().find(|(k, _)| *k == kind) {
+            return steps.clone().map(|s| s as Arc<dyn Fused>);
+        }
+        let steps = FusedSteps::compile(&fusion.graph, fusion.value, &fusion.gradient, method).ok();
+        let steps = steps.map(Arc::new);
+        compiled.push((kind, steps.clone()));
+        steps.map(|s| s as Arc<dyn Fused>)
     }
 
     fn value_grad(&self, params: &[f64], batch: Batch, grad: &mut [f64]) -> f64 {

@@ -180,3 +180,68 @@ fn threads_do_not_change_a_bit() {
     assert_eq!(results[0], results[1]);
     assert_eq!(results[0], results[2]);
 }
+
+/// `Native` with its fused loops hidden: `minimize` drives the kernels step by step.
+struct StepByStep<'a>(&'a gradc::objective::Native);
+
+impl Objective for StepByStep<'_> {
+    fn param_count(&self) -> usize {
+        self.0.param_count()
+    }
+    fn row_count(&self) -> usize {
+        self.0.row_count()
+    }
+    fn value(&self, params: &[f64], batch: Batch) -> f64 {
+        self.0.value(params, batch)
+    }
+    fn value_grad(&self, params: &[f64], batch: Batch, grad: &mut [f64]) -> f64 {
+        self.0.value_grad(params, batch, grad)
+    }
+}
+
+#[test]
+fn fused_loops_change_no_result_on_the_data_free_examples() {
+    let mut fused = Vec::new();
+    for path in examples().into_iter().filter(|p| !p.contains("/nist/")) {
+        let program = common::compile(&path);
+        let data = common::load_data(&path, &program);
+        let built = gradc::build(&program, &data, false, 1).expect("builds");
+        let data_free = program.input_count() == 0;
+        let start = common::initial_params(&program);
+        for method in methods() {
+            let offered = built.objective.fused(method).is_some();
+            assert_eq!(
+                offered,
+                data_free && !method.is_nesterov(),
+                "{path}, {}",
+                method.name()
+            );
+            if !offered {
+                continue;
+            }
+            let settings = Settings {
+                method,
+                learning_rate: 1e-4,
+                steps: 3000,
+                history_every: 100,
+                ..Settings::default()
+            };
+            let interrupt = AtomicBool::new(false);
+            let run = |objective: &dyn Objective| {
+                let outcome =
+                    gradc_minimize::minimize(objective, &start, &settings, &interrupt, &mut Silent);
+                format!("{outcome:?}")
+            };
+            assert_eq!(
+                run(&built.objective),
+                run(&StepByStep(&built.objective)),
+                "{path}, {}",
+                method.name()
+            );
+        }
+        if data_free {
+            fused.push(path);
+        }
+    }
+    assert!(fused.len() >= 5, "{fused:?}");
+}

@@ -26,6 +26,7 @@ use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{FuncId, Linkage, Module, default_libcall_names};
 use gradc_graph::{CmpOp, Graph, NodeId, Op};
+use gradc_minimize::Method;
 
 /// The arguments of a row-pass function, passed by pointer. The generated code reads the fields
 /// at the offsets of this `repr(C)` layout (nine pointer-sized fields).
@@ -52,6 +53,44 @@ pub(crate) struct PassArgs {
 pub(crate) type RowFreeFn = unsafe extern "C" fn(params: *const f64, slots: *mut f64);
 /// A row-pass function.
 pub(crate) type PassFn = unsafe extern "C" fn(args: *const PassArgs);
+
+/// The arguments of a fused-steps function (see `crate::fused`), passed by pointer; the
+/// generated code reads the fields at the offsets of this `repr(C)` layout (eleven
+/// pointer-sized fields).
+#[repr(C)]
+pub(crate) struct FusedArgs {
+    /// `n_params` each: read at entry, written at exit.
+    pub params: *mut f64,
+    pub before: *mut f64,
+    pub first: *mut f64,
+    pub second: *mut f64,
+    /// Adam's two running powers.
+    pub powers: *mut f64,
+    /// The learning rate of each step, `rate_stride` bytes apart (0: one rate for every step).
+    pub rates: *const f64,
+    pub rate_stride: usize,
+    /// The method's hyper-parameters (see `hyper_parameters`), three values.
+    pub hyper: *const f64,
+    /// `[loss_limit, tol, gradient_screen]`.
+    pub limits: *const f64,
+    /// In: the previous loss; out: the last loss accepted.
+    pub loss: *mut f64,
+    pub steps: usize,
+}
+
+/// A fused-steps function: returns the number of steps taken.
+pub(crate) type FusedFn = unsafe extern "C" fn(args: *const FusedArgs) -> usize;
+
+/// The values of `FusedArgs::hyper` for a method: the constants of its update formula.
+pub(crate) fn hyper_parameters(method: Method) -> [f64; 3] {
+    match method {
+        Method::Gd | Method::Sgd => [0.0; 3],
+        Method::Momentum { beta } | Method::Nesterov { beta } => [beta, 0.0, 0.0],
+        Method::Adagrad { eps } => [eps, 0.0, 0.0],
+        Method::Rmsprop { decay, eps } => [decay, eps, 0.0],
+        Method::Adam { beta1, beta2, eps } => [beta1, beta2, eps],
+    }
+}
 
 /// Up to this many accumulators live in registers (SSA variables) during a row pass; more are
 /// kept in the accumulator array in memory (thousands of loop-carried values would only be
@@ -177,6 +216,53 @@ pub(crate) fn compile(graph: &Graph, plan: &Plan) -> Result<Compiled, CompileErr
     })
 }
 
+/// Compiles the fused-steps function of `method` for the value `value` and gradient `gradient`
+/// of a data-free plan (one stage without a row pass, one row-free segment).
+pub(crate) fn compile_fused(
+    graph: &Graph,
+    plan: &Plan,
+    value: NodeId,
+    gradient: &[NodeId],
+    method: Method,
+) -> Result<(JITModule, FusedFn), CompileError> {
+    let mut module = new_module()?;
+    let mut ctx = module.make_context();
+    let mut fctx = FunctionBuilderContext::new();
+    let mut externs = [None; Callee::ALL.len()];
+    let empty = Vec::new();
+    let nodes = match plan.stages.as_slice() {
+        [] => &empty,
+        [stage] if stage.accumulated.is_empty() && stage.row_free.len() <= 1 => {
+            stage.row_free.first().unwrap_or(&empty)
+        }
+        _ => return Err(CompileError::NotFusable("the objective reads data rows")),
+    };
+    let mut generator = Gen {
+        graph,
+        plan,
+        module: &mut module,
+        externs: &mut externs,
+        ctx: &mut ctx,
+        fctx: &mut fctx,
+    };
+    let id = generator.define(
+        "fused_steps",
+        Kind::Fused {
+            nodes,
+            value,
+            gradient,
+            method,
+        },
+    )?;
+    module.finalize_definitions().map_err(codegen_error)?;
+    let code = module.get_finalized_function(id);
+    // SAFETY: `code` is the entry of the function finalized just above, defined with the
+    // signature (pointer) -> pointer-sized integer in the host's default calling convention,
+    // which is `extern "C"` on every host cranelift-native supports.
+    let function = unsafe { std::mem::transmute::<*const u8, FusedFn>(code) };
+    Ok((module, function))
+}
+
 enum Kind<'p> {
     /// A row-free segment: `fn(params, slots)`.
     RowFree(&'p [NodeId]),
@@ -185,6 +271,13 @@ enum Kind<'p> {
     Pass(&'p StagePlan, &'p [FuncId]),
     /// Segment `k` of a stage's per-row code: `fn(args, row address)`.
     Segment(&'p StagePlan, usize),
+    /// A loop of optimizer steps: `fn(args) -> steps taken` (see `FusedArgs`).
+    Fused {
+        nodes: &'p [NodeId],
+        value: NodeId,
+        gradient: &'p [NodeId],
+        method: Method,
+    },
 }
 
 struct Gen<'a> {
@@ -202,10 +295,13 @@ impl Gen<'_> {
         let mut sig = self.module.make_signature();
         let n_args = match kind {
             Kind::RowFree(_) | Kind::Segment(..) => 2,
-            Kind::Pass(..) => 1,
+            Kind::Pass(..) | Kind::Fused { .. } => 1,
         };
         for _ in 0..n_args {
             sig.params.push(AbiParam::new(ptr));
+        }
+        if let Kind::Fused { .. } = kind {
+            sig.returns.push(AbiParam::new(ptr));
         }
         let id = self
             .module
@@ -226,6 +322,7 @@ impl Gen<'_> {
                 lse_slot: None,
                 ptr,
                 params: None,
+                param_vals: None,
                 slots: None,
                 row: None,
                 scratch: None,
@@ -235,6 +332,12 @@ impl Gen<'_> {
                 Kind::RowFree(nodes) => f.row_free(nodes)?,
                 Kind::Pass(stage, segments) => f.pass(stage, segments)?,
                 Kind::Segment(stage, k) => f.segment(stage, k)?,
+                Kind::Fused {
+                    nodes,
+                    value,
+                    gradient,
+                    method,
+                } => f.fused(nodes, value, gradient, method)?,
             }
             f.b.seal_all_blocks();
             let config = f.module.target_config();
@@ -291,6 +394,8 @@ struct FnGen<'a, 'f> {
     lse_slot: Option<(StackSlot, usize)>,
     ptr: Type,
     params: Option<Value>,
+    /// The parameters as SSA values (in a fused loop), instead of loads from `params`.
+    param_vals: Option<Vec<Value>>,
     slots: Option<Value>,
     /// The current row's address, inside a row pass.
     row: Option<Value>,
@@ -494,6 +599,252 @@ impl<'a> FnGen<'a, '_> {
         Ok(())
     }
 
+    /// A loop of optimizer steps (see `FusedArgs` and `gradc_minimize::FusedBlock`): the
+    /// parameters, the method's state, Adam's powers and the previous loss are loop-carried SSA
+    /// variables; each iteration computes the value and gradient from the parameters in
+    /// registers, leaves the loop before updating if a stopping rule might fire, and otherwise
+    /// updates with the operations of `MethodState::update` in the same order.
+    fn fused(
+        &mut self,
+        nodes: &[NodeId],
+        value: NodeId,
+        gradient: &[NodeId],
+        method: Method,
+    ) -> Result<(), CompileError> {
+        let ptr = self.ptr;
+        let n = gradient.len();
+        let flags = MemFlagsData::trusted();
+        let entry = self.b.create_block();
+        self.b.append_block_params_for_function_params(entry);
+        self.b.switch_to_block(entry);
+        let args = self.b.block_params(entry)[0];
+        let field = |b: &mut FunctionBuilder, index: i32| {
+            b.ins()
+                .load(ptr, readonly(), args, index * ptr.bytes() as i32)
+        };
+        let params_p = field(&mut self.b, 0);
+        let before_p = field(&mut self.b, 1);
+        let first_p = field(&mut self.b, 2);
+        let second_p = field(&mut self.b, 3);
+        let powers_p = field(&mut self.b, 4);
+        let rates_p = field(&mut self.b, 5);
+        let rate_stride = field(&mut self.b, 6);
+        let hyper_p = field(&mut self.b, 7);
+        let limits_p = field(&mut self.b, 8);
+        let loss_p = field(&mut self.b, 9);
+        let steps = field(&mut self.b, 10);
+        let load = |b: &mut FunctionBuilder, base: Value, index: usize| {
+            b.ins().load(types::F64, flags, base, slot_offset(index))
+        };
+        let hyper: Vec<Value> = (0..3).map(|k| load(&mut self.b, hyper_p, k)).collect();
+        let loss_limit = load(&mut self.b, limits_p, 0);
+        let tol = load(&mut self.b, limits_p, 1);
+        let gradient_screen = load(&mut self.b, limits_p, 2);
+        let (uses_first, uses_second, uses_powers) = match method {
+            Method::Gd | Method::Sgd => (false, false, false),
+            Method::Momentum { .. } | Method::Nesterov { .. } => (true, false, false),
+            Method::Adagrad { .. } | Method::Rmsprop { .. } => (false, true, false),
+            Method::Adam { .. } => (true, true, true),
+        };
+        // The loop-carried variables, loaded from the arguments.
+        let vector = |f: &mut Self, base: Value, len: usize| -> Vec<Variable> {
+            (0..len)
+                .map(|i| {
+                    let var = f.b.declare_var(types::F64);
+                    let v = load(&mut f.b, base, i);
+                    f.b.def_var(var, v);
+                    var
+                })
+                .collect()
+        };
+        let x = vector(self, params_p, n);
+        let before = vector(self, before_p, n);
+        let first = vector(self, first_p, if uses_first { n } else { 0 });
+        let second = vector(self, second_p, if uses_second { n } else { 0 });
+        let powers = vector(self, powers_p, if uses_powers { 2 } else { 0 });
+        let previous = vector(self, loss_p, 1)[0];
+        let k = self.b.declare_var(ptr);
+        let zero_index = self.b.ins().iconst(ptr, 0);
+        self.b.def_var(k, zero_index);
+        let rate_address = self.b.declare_var(ptr);
+        self.b.def_var(rate_address, rates_p);
+
+        let header = self.b.create_block();
+        let body = self.b.create_block();
+        let update = self.b.create_block();
+        let exit = self.b.create_block();
+        self.b.ins().jump(header, &[]);
+
+        // header: while k < steps
+        self.b.switch_to_block(header);
+        let taken = self.b.use_var(k);
+        let more = self.b.ins().icmp(IntCC::UnsignedLessThan, taken, steps);
+        self.b.ins().brif(more, body, &[], exit, &[]);
+
+        // body: the value and gradient at x, and the stopping screens.
+        self.b.switch_to_block(body);
+        let xs: Vec<Value> = x.iter().map(|&var| self.b.use_var(var)).collect();
+        self.param_vals = Some(xs.clone());
+        for &id in nodes {
+            self.compute(id)?;
+        }
+        let loss = self.operand(value);
+        let g: Vec<Value> = gradient.iter().map(|&id| self.operand(id)).collect();
+        let abs_loss = self.b.ins().fabs(loss);
+        let mut ok = self
+            .b
+            .ins()
+            .fcmp(FloatCC::LessThanOrEqual, abs_loss, loss_limit);
+        // Σ gᵢ² in index order, as `minimize` sums it (a sum of squares never starts at -0).
+        let mut squares = None;
+        for &gi in &g {
+            let square = self.b.ins().fmul(gi, gi);
+            squares = Some(match squares {
+                None => square,
+                Some(sum) => self.b.ins().fadd(sum, square),
+            });
+        }
+        let squares = squares.unwrap_or_else(|| self.constant(0.0));
+        let max = self.constant(f64::MAX);
+        let finite = self.b.ins().fcmp(FloatCC::LessThanOrEqual, squares, max);
+        ok = self.b.ins().band(ok, finite);
+        let large = self
+            .b
+            .ins()
+            .fcmp(FloatCC::GreaterThanOrEqual, squares, gradient_screen);
+        ok = self.b.ins().band(ok, large);
+        let last = self.b.use_var(previous);
+        let change = self.b.ins().fsub(loss, last);
+        let change = self.b.ins().fabs(change);
+        let moving = self
+            .b
+            .ins()
+            .fcmp(FloatCC::UnorderedOrGreaterThanOrEqual, change, tol);
+        ok = self.b.ins().band(ok, moving);
+        self.b.ins().brif(ok, update, &[], exit, &[]);
+
+        // update: exactly `MethodState::update`.
+        self.b.switch_to_block(update);
+        let address = self.b.use_var(rate_address);
+        let lr = self.b.ins().load(types::F64, flags, address, 0);
+        let next_address = self.b.ins().iadd(address, rate_stride);
+        self.b.def_var(rate_address, next_address);
+        let one = self.constant(1.0);
+        let mut corrections = None;
+        if let Method::Adam { .. } = method {
+            let min_positive = self.constant(f64::MIN_POSITIVE);
+            let zero = self.constant(0.0);
+            let mut c = [one; 2];
+            for (j, &var) in powers.iter().enumerate() {
+                let p = self.b.use_var(var);
+                let p = self.b.ins().fmul(p, hyper[j]);
+                let tiny = self.b.ins().fcmp(FloatCC::LessThan, p, min_positive);
+                let p = self.b.ins().select(tiny, zero, p);
+                self.b.def_var(var, p);
+                c[j] = self.b.ins().fsub(one, p);
+            }
+            corrections = Some(c);
+        }
+        for i in 0..n {
+            let (xi, gi) = (xs[i], g[i]);
+            let y = match method {
+                Method::Gd | Method::Sgd => {
+                    let step = self.b.ins().fmul(lr, gi);
+                    self.b.ins().fsub(xi, step)
+                }
+                Method::Momentum { .. } | Method::Nesterov { .. } => {
+                    // d = β·d − η·g; y = x + d
+                    let d = self.b.use_var(first[i]);
+                    let kept = self.b.ins().fmul(hyper[0], d);
+                    let step = self.b.ins().fmul(lr, gi);
+                    let d = self.b.ins().fsub(kept, step);
+                    self.b.def_var(first[i], d);
+                    self.b.ins().fadd(xi, d)
+                }
+                Method::Adagrad { .. } | Method::Rmsprop { .. } => {
+                    let h = self.b.use_var(second[i]);
+                    let square = |f: &mut Self, scale: Option<Value>| match scale {
+                        // (1 − α)·g·g, multiplied left to right.
+                        Some(s) => {
+                            let t = f.b.ins().fmul(s, gi);
+                            f.b.ins().fmul(t, gi)
+                        }
+                        None => f.b.ins().fmul(gi, gi),
+                    };
+                    let (h, eps) = if let Method::Rmsprop { .. } = method {
+                        // h = α·h + (1 − α)·g·g
+                        let kept = self.b.ins().fmul(hyper[0], h);
+                        let scale = self.b.ins().fsub(one, hyper[0]);
+                        let new = square(self, Some(scale));
+                        (self.b.ins().fadd(kept, new), hyper[1])
+                    } else {
+                        // h += g·g
+                        let new = square(self, None);
+                        (self.b.ins().fadd(h, new), hyper[0])
+                    };
+                    self.b.def_var(second[i], h);
+                    // y = x − η·g / (√h + ε)
+                    let root = self.b.ins().sqrt(h);
+                    let denominator = self.b.ins().fadd(root, eps);
+                    let numerator = self.b.ins().fmul(lr, gi);
+                    let step = self.b.ins().fdiv(numerator, denominator);
+                    self.b.ins().fsub(xi, step)
+                }
+                Method::Adam { .. } => {
+                    let [c1, c2] = corrections.expect("computed above for Adam");
+                    // m = β₁·m + (1 − β₁)·g
+                    let m = self.b.use_var(first[i]);
+                    let kept = self.b.ins().fmul(hyper[0], m);
+                    let scale = self.b.ins().fsub(one, hyper[0]);
+                    let new = self.b.ins().fmul(scale, gi);
+                    let m = self.b.ins().fadd(kept, new);
+                    self.b.def_var(first[i], m);
+                    // v = β₂·v + (1 − β₂)·g·g
+                    let v = self.b.use_var(second[i]);
+                    let kept = self.b.ins().fmul(hyper[1], v);
+                    let scale = self.b.ins().fsub(one, hyper[1]);
+                    let new = self.b.ins().fmul(scale, gi);
+                    let new = self.b.ins().fmul(new, gi);
+                    let v = self.b.ins().fadd(kept, new);
+                    self.b.def_var(second[i], v);
+                    // y = x − η·m̂ / (√v̂ + ε)
+                    let m_hat = self.b.ins().fdiv(m, c1);
+                    let v_hat = self.b.ins().fdiv(v, c2);
+                    let root = self.b.ins().sqrt(v_hat);
+                    let denominator = self.b.ins().fadd(root, hyper[2]);
+                    let numerator = self.b.ins().fmul(lr, m_hat);
+                    let step = self.b.ins().fdiv(numerator, denominator);
+                    self.b.ins().fsub(xi, step)
+                }
+            };
+            self.b.def_var(before[i], xi);
+            self.b.def_var(x[i], y);
+        }
+        self.b.def_var(previous, loss);
+        let next = self.b.ins().iadd_imm_u(taken, 1);
+        self.b.def_var(k, next);
+        self.b.ins().jump(header, &[]);
+
+        // exit: write the loop-carried state back.
+        self.b.switch_to_block(exit);
+        self.param_vals = None;
+        let store = |f: &mut Self, vars: &[Variable], base: Value| {
+            for (i, &var) in vars.iter().enumerate() {
+                let v = f.b.use_var(var);
+                f.b.ins().store(flags, v, base, slot_offset(i));
+            }
+        };
+        store(self, &x, params_p);
+        store(self, &before, before_p);
+        store(self, &first, first_p);
+        store(self, &second, second_p);
+        store(self, &powers, powers_p);
+        store(self, &[previous], loss_p);
+        let taken = self.b.use_var(k);
+        self.b.ins().return_(&[taken]);
+        Ok(())
+    }
+
     /// The value of an operand: computed earlier in this function, a constant, or a load.
     ///
     /// Loads (parameters, inputs, slots, scratch) are emitted at every use rather than kept in an
@@ -510,6 +861,9 @@ impl<'a> FnGen<'a, '_> {
                 let v = self.b.ins().f64const(Ieee64::with_bits(bits));
                 self.vals[id.index()] = Some(v);
                 v
+            }
+            Op::Param(i) if self.param_vals.is_some() => {
+                self.param_vals.as_ref().expect("checked by the guard")[i as usize]
             }
             Op::Param(i) => {
                 let params = self.params.expect("every function has the params pointer");

@@ -26,6 +26,8 @@ pub enum CompileError {
     UnsupportedHost(String),
     #[error("native code generation failed: {0}")]
     Codegen(String),
+    #[error("no fused optimizer loop for this objective: {0}")]
+    NotFusable(&'static str),
 }
 
 /// Why an evaluation could not run. Every length is checked before native code is entered.

@@ -72,6 +72,7 @@
 mod codegen;
 mod data;
 mod error;
+mod fused;
 mod kernel;
 mod objective;
 mod plan;
@@ -79,5 +80,6 @@ mod runtime;
 
 pub use data::{KernelData, RowSet};
 pub use error::{CompileError, EvalError, ThreadsError};
+pub use fused::{FusedSteps, MAX_FUSED_NODES, MAX_FUSED_PARAMS};
 pub use kernel::{DEFAULT_CHUNK_ROWS, DEFAULT_SEGMENT_NODES, Kernel, KernelOptions, Threads};
 pub use objective::Objective;

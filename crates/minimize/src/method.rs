@@ -56,8 +56,7 @@ pub struct MethodState {
     /// β₁ᵗ and β₂ᵗ for Adam's bias correction. Clamped to 0 once they would become subnormal:
     /// arithmetic on subnormals is many times slower on x86, and `1 − β^t` is exactly 1 long
     /// before, so the clamp changes no result.
-    beta1_power: f64,
-    beta2_power: f64,
+    powers: [f64; 2],
 }
 
 impl MethodState {
@@ -66,9 +65,19 @@ impl MethodState {
             method,
             first: vec![0.0; n],
             second: vec![0.0; n],
-            beta1_power: 1.0,
-            beta2_power: 1.0,
+            powers: [1.0, 1.0],
         }
+    }
+
+    /// The method.
+    pub fn method(&self) -> Method {
+        self.method
+    }
+
+    /// The state a [`Fused`](crate::Fused) loop advances in place of [`MethodState::update`]:
+    /// the first and second state vectors and Adam's running powers.
+    pub fn parts(&mut self) -> (&mut [f64], &mut [f64], &mut [f64; 2]) {
+        (&mut self.first, &mut self.second, &mut self.powers)
     }
 
     /// Nesterov's look-ahead point `x + βΔx`.
@@ -112,10 +121,10 @@ impl MethodState {
                 }
             }
             Method::Adam { beta1, beta2, eps } => {
-                self.beta1_power = flush_subnormal(self.beta1_power * beta1);
-                self.beta2_power = flush_subnormal(self.beta2_power * beta2);
-                let correction1 = 1.0 - self.beta1_power;
-                let correction2 = 1.0 - self.beta2_power;
+                self.powers[0] = flush_subnormal(self.powers[0] * beta1);
+                self.powers[1] = flush_subnormal(self.powers[1] * beta2);
+                let correction1 = 1.0 - self.powers[0];
+                let correction2 = 1.0 - self.powers[1];
                 let moments = self.first.iter_mut().zip(&mut self.second);
                 for (((x, y), g), (m, v)) in points.zip(moments) {
                     *m = beta1 * *m + (1.0 - beta1) * g;
