@@ -730,7 +730,7 @@ impl<'a> FnGen<'a, '_> {
         let next_address = self.b.ins().iadd(address, rate_stride);
         self.b.def_var(rate_address, next_address);
         let one = self.constant(1.0);
-        let mut corrections = None;
+        let mut adam_step = None;
         if let Method::Adam { .. } = method {
             let min_positive = self.constant(f64::MIN_POSITIVE);
             let zero = self.constant(0.0);
@@ -743,7 +743,12 @@ impl<'a> FnGen<'a, '_> {
                 self.b.def_var(var, p);
                 c[j] = self.b.ins().fsub(one, p);
             }
-            corrections = Some(c);
+            // α_t = α·√(1 − β₂ᵗ)/(1 − β₁ᵗ), ε̂ = ε·√(1 − β₂ᵗ)
+            let root = self.b.ins().sqrt(c[1]);
+            let scaled = self.b.ins().fmul(lr, root);
+            let step = self.b.ins().fdiv(scaled, c[0]);
+            let eps_hat = self.b.ins().fmul(hyper[2], root);
+            adam_step = Some((step, eps_hat));
         }
         for i in 0..n {
             let (xi, gi) = (xs[i], g[i]);
@@ -791,7 +796,7 @@ impl<'a> FnGen<'a, '_> {
                     self.b.ins().fsub(xi, step)
                 }
                 Method::Adam { .. } => {
-                    let [c1, c2] = corrections.expect("computed above for Adam");
+                    let (step, eps_hat) = adam_step.expect("computed above for Adam");
                     // m = β₁·m + (1 − β₁)·g
                     let m = self.b.use_var(first[i]);
                     let kept = self.b.ins().fmul(hyper[0], m);
@@ -807,14 +812,12 @@ impl<'a> FnGen<'a, '_> {
                     let new = self.b.ins().fmul(new, gi);
                     let v = self.b.ins().fadd(kept, new);
                     self.b.def_var(second[i], v);
-                    // y = x − η·m̂ / (√v̂ + ε)
-                    let m_hat = self.b.ins().fdiv(m, c1);
-                    let v_hat = self.b.ins().fdiv(v, c2);
-                    let root = self.b.ins().sqrt(v_hat);
-                    let denominator = self.b.ins().fadd(root, hyper[2]);
-                    let numerator = self.b.ins().fmul(lr, m_hat);
-                    let step = self.b.ins().fdiv(numerator, denominator);
-                    self.b.ins().fsub(xi, step)
+                    // y = x − α_t·m / (√v + ε̂)
+                    let root = self.b.ins().sqrt(v);
+                    let denominator = self.b.ins().fadd(root, eps_hat);
+                    let numerator = self.b.ins().fmul(step, m);
+                    let change = self.b.ins().fdiv(numerator, denominator);
+                    self.b.ins().fsub(xi, change)
                 }
             };
             self.b.def_var(before[i], xi);

@@ -213,12 +213,68 @@ fn adam_first_step_moves_by_the_learning_rate() {
             ..gd(0.001, 1)
         },
     );
-    let expected = |x: f64, g: f64| {
-        let m = 0.1 * g / (1.0 - 0.9);
-        let v = (1.0 - 0.999) * g * g / (1.0 - 0.999);
-        x - 0.001 * m / (v.sqrt() + 1e-8)
+    // Algorithm 1 as written: m̂ = m/(1 − β₁), v̂ = v/(1 − β₂), x − α·m̂/(√v̂ + ε).
+    let algorithm_1 = |x: f64, g: f64| {
+        let m = (1.0 - 0.9) * g;
+        let v = (1.0 - 0.999) * g * g;
+        let m_hat = m / (1.0 - 0.9);
+        let v_hat = v / (1.0 - 0.999);
+        x - 0.001 * m_hat / (v_hat.sqrt() + 1e-8)
     };
-    assert_eq!(out.params, vec![expected(1.0, 3.0), expected(-2.0, -1.0)]);
+    // The same in the paper's §2 order, as gradc computes it: α₁ = α·√(1 − β₂)/(1 − β₁),
+    // x − α₁·m/(√v + ε·√(1 − β₂)).
+    let reordered = |x: f64, g: f64| {
+        let root = (1.0f64 - 0.999).sqrt();
+        let step = 0.001 * root / (1.0 - 0.9);
+        let m = (1.0 - 0.9) * g;
+        let v = (1.0 - 0.999) * g * g;
+        x - step * m / (v.sqrt() + 1e-8 * root)
+    };
+    assert_eq!(out.params, vec![reordered(1.0, 3.0), reordered(-2.0, -1.0)]);
+    for (x, g, got) in [(1.0, 3.0, out.params[0]), (-2.0, -1.0, out.params[1])] {
+        let literal = algorithm_1(x, g);
+        assert!(
+            (got - literal).abs() <= 2.0 * f64::EPSILON * literal.abs(),
+            "{got} {literal}"
+        );
+    }
+}
+
+#[test]
+fn adam_follows_algorithm_1_to_rounding() {
+    // 500 steps on an anisotropic bowl against Algorithm 1 line by line.
+    let scales = vec![3.0, 0.5, 40.0];
+    let f = Bowl(scales.clone());
+    let (lr, b1, b2, eps) = (0.01, 0.9, 0.999, 1e-8);
+    let start = [1.0, -2.0, 0.3];
+    let steps = 500;
+    let out = run(
+        &f,
+        &start,
+        Settings {
+            method: Method::Adam {
+                beta1: b1,
+                beta2: b2,
+                eps,
+            },
+            ..gd(lr, steps)
+        },
+    );
+    let mut x = start.to_vec();
+    let (mut m, mut v) = (vec![0.0; 3], vec![0.0; 3]);
+    for t in 1..=steps {
+        for i in 0..3 {
+            let g = scales[i] * x[i];
+            m[i] = b1 * m[i] + (1.0 - b1) * g;
+            v[i] = b2 * v[i] + (1.0 - b2) * g * g;
+            let m_hat = m[i] / (1.0 - b1.powi(t as i32));
+            let v_hat = v[i] / (1.0 - b2.powi(t as i32));
+            x[i] -= lr * m_hat / (v_hat.sqrt() + eps);
+        }
+    }
+    for (got, expected) in out.params.iter().zip(&x) {
+        assert!((got - expected).abs() <= 1e-12, "{got} vs {expected}");
+    }
 }
 
 #[test]
