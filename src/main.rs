@@ -10,6 +10,40 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+/// `print!` to standard output that never panics: when the reader has gone (`gradc run … |
+/// head`), the text is dropped and the command goes on, so that `--out` and `--plot` are
+/// still written.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        write_out(format_args!($($arg)*), false)
+    };
+}
+
+/// `println!` in the manner of [`out!`].
+macro_rules! outln {
+    () => {
+        write_out(format_args!(""), true)
+    };
+    ($($arg:tt)*) => {
+        write_out(format_args!($($arg)*), true)
+    };
+}
+
+fn write_out(text: std::fmt::Arguments, newline: bool) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let written = stdout.write_fmt(text);
+    // A closed pipe is not an error of the run; any other failure to write is ignored alike
+    // (the exit code reports the run).
+    let _ = written.and_then(|()| {
+        if newline {
+            stdout.write_all(b"\n")
+        } else {
+            Ok(())
+        }
+    });
+}
+
 #[derive(Parser, Debug)]
 #[command(
     name = "gradc",
@@ -512,7 +546,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         gradc::plot::draw(path, &plot)?;
     }
     if args.json {
-        println!("{result}");
+        outln!("{result}");
     } else if !args.quiet {
         print_summary(
             &program,
@@ -685,7 +719,7 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
     out.push_str(&String::from_utf8(writer.into_inner()?)?);
     match &args.out {
         Some(path) => write_atomically(path, &out)?,
-        None => print!("{out}"),
+        None => out!("{out}"),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -767,38 +801,38 @@ fn print_summary(
     errors: Option<&Option<Vec<f64>>>,
 ) {
     match errors {
-        Some(_) => println!("{:<20} {:>20} {:>16}", "parameter", "value", "std. error"),
-        None => println!("{:<20} {:>20}", "parameter", "value"),
+        Some(_) => outln!("{:<20} {:>20} {:>16}", "parameter", "value", "std. error"),
+        None => outln!("{:<20} {:>20}", "parameter", "value"),
     }
     for p in &program.params {
         for i in 0..p.len() {
             let k = p.offset + i;
             let value = format!("{:.12e}", outcome.params[k]);
             match errors {
-                Some(Some(e)) => println!("{:<20} {value:>20} {:>16.6e}", p.element_name(i), e[k]),
-                Some(None) => println!("{:<20} {value:>20} {:>16}", p.element_name(i), "n/a"),
-                None => println!("{:<20} {value:>20}", p.element_name(i)),
+                Some(Some(e)) => outln!("{:<20} {value:>20} {:>16.6e}", p.element_name(i), e[k]),
+                Some(None) => outln!("{:<20} {value:>20} {:>16}", p.element_name(i), "n/a"),
+                None => outln!("{:<20} {value:>20}", p.element_name(i)),
             }
         }
     }
     if let Some(None) = errors {
-        println!(
+        outln!(
             "(no standard errors: the Hessian (or JᵀJ) at the result is singular or not positive \
              definite, or a least-squares fit has no more residuals than parameters)"
         );
     }
-    println!();
-    println!("loss        {}", show(outcome.loss));
+    outln!();
+    outln!("loss        {}", show(outcome.loss));
     if let Some(loss) = validation_loss {
-        println!("validation  {}", show(loss));
+        outln!("validation  {}", show(loss));
     }
-    println!("steps       {}", outcome.steps);
+    outln!("steps       {}", outcome.steps);
     match &outcome.detail {
-        Some(detail) => println!("stopped     {} ({detail})", outcome.stop_reason.as_str()),
-        None => println!("stopped     {}", outcome.stop_reason.as_str()),
+        Some(detail) => outln!("stopped     {} ({detail})", outcome.stop_reason.as_str()),
+        None => outln!("stopped     {}", outcome.stop_reason.as_str()),
     }
-    println!("optimizer   {optimizer}");
-    println!("time        {seconds:.3} s");
+    outln!("optimizer   {optimizer}");
+    outln!("time        {seconds:.3} s");
 }
 
 /// The progress bar on a terminal, or nothing.
@@ -884,21 +918,22 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
             "finite_difference": shaped(&report.finite_difference),
             "max_rel_error": gradc::params::number(report.max_relative_error),
         });
-        println!("{json}");
+        outln!("{json}");
     } else {
-        println!("value {}", report.value);
-        println!("{:<16} {:>12}", "parameter", "max rel. error");
+        outln!("value {}", report.value);
+        outln!("{:<16} {:>12}", "parameter", "max rel. error");
         for p in &program.params {
             let worst = report.relative_error[p.offset..p.offset + p.len()]
                 .iter()
                 .copied()
                 .fold(0.0, f64::max);
-            println!("{:<16} {:>12.3e}", p.name, worst);
+            outln!("{:<16} {:>12.3e}", p.name, worst);
         }
         let verdict = if passed { "ok" } else { "FAILED" };
-        println!(
+        outln!(
             "{verdict}: largest relative error {:.3e} (tolerance {:.0e})",
-            report.max_relative_error, args.tol
+            report.max_relative_error,
+            args.tol
         );
     }
     Ok(if passed {
@@ -924,9 +959,9 @@ fn grad(args: GradArgs) -> anyhow::Result<ExitCode> {
     let printing = std::time::Instant::now();
     let rendered = gradc::render(&program, &derived, args.format.into());
     if rendered.ends_with('\n') {
-        print!("{rendered}");
+        out!("{rendered}");
     } else {
-        println!("{rendered}");
+        outln!("{rendered}");
     }
     if args.verbose {
         eprintln!("parse+lower   {:>9.3} ms", front_end.as_secs_f64() * 1e3);

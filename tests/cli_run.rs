@@ -299,3 +299,36 @@ fn eval_writes_the_predict_columns() {
     assert!(out.status.success());
     assert_eq!(std::fs::read_to_string(dir.join("p.csv")).unwrap(), text);
 }
+
+#[test]
+fn a_closed_stdout_is_no_panic_and_out_is_still_written() {
+    // `gradc run … | head -c 0`: the reader is gone before anything is printed.
+    let dir = scratch("closed-stdout");
+    let out = dir.join("fit.json");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gradc"))
+        .args(["run", "examples/rosenbrock.loss", "--optimizer", "adam"])
+        .args([
+            "--lr",
+            "1e-3",
+            "--steps",
+            "20000",
+            "--grad-tol",
+            "0",
+            "--json",
+            "--out",
+        ])
+        .arg(&out)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("gradc starts");
+    drop(child.stdout.take());
+    let output = child.wait_with_output().expect("gradc ends");
+    let errors = stderr(&output);
+    assert!(!errors.contains("panicked"), "{errors}");
+    assert_eq!(output.status.code(), Some(0), "{errors}");
+    let written: Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).expect("--out written")).expect("json");
+    assert_eq!(written["steps"], 20000);
+}
