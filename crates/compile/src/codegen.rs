@@ -599,11 +599,16 @@ impl<'a> FnGen<'a, '_> {
         Ok(())
     }
 
-    /// A loop of optimizer steps (see `FusedArgs` and `gradc_minimize::FusedBlock`): the
-    /// parameters, the method's state, Adam's powers and the previous loss are loop-carried SSA
-    /// variables; each iteration computes the value and gradient from the parameters in
-    /// registers, leaves the loop before updating if a stopping rule might fire, and otherwise
-    /// updates with the operations of `MethodState::update` in the same order.
+    /// A loop of optimizer steps (see `FusedArgs` and `gradc_minimize::FusedBlock`). Each
+    /// iteration computes the value and gradient from the parameters, leaves the loop before
+    /// updating if a stopping rule might fire, and otherwise updates with the operations of
+    /// `MethodState::update` in the same order.
+    ///
+    /// Only the parameters are loop-carried SSA values: they are the path from one step to the
+    /// next (x → gradient → update → x), and a spilled parameter would put a store and a load
+    /// on it. The method's state (m, v, h, Δx, Adam's powers), the previous loss and the point
+    /// before the update stay in their arrays, loaded and stored once per step: those chains
+    /// are short and run alongside.
     fn fused(
         &mut self,
         nodes: &[NodeId],
@@ -636,33 +641,17 @@ impl<'a> FnGen<'a, '_> {
         let load = |b: &mut FunctionBuilder, base: Value, index: usize| {
             b.ins().load(types::F64, flags, base, slot_offset(index))
         };
-        let hyper: Vec<Value> = (0..3).map(|k| load(&mut self.b, hyper_p, k)).collect();
-        let loss_limit = load(&mut self.b, limits_p, 0);
-        let tol = load(&mut self.b, limits_p, 1);
-        let gradient_screen = load(&mut self.b, limits_p, 2);
-        let (uses_first, uses_second, uses_powers) = match method {
-            Method::Gd | Method::Sgd => (false, false, false),
-            Method::Momentum { .. } | Method::Nesterov { .. } => (true, false, false),
-            Method::Adagrad { .. } | Method::Rmsprop { .. } => (false, true, false),
-            Method::Adam { .. } => (true, true, true),
+        let store = |b: &mut FunctionBuilder, v: Value, base: Value, index: usize| {
+            b.ins().store(flags, v, base, slot_offset(index));
         };
-        // The loop-carried variables, loaded from the arguments.
-        let vector = |f: &mut Self, base: Value, len: usize| -> Vec<Variable> {
-            (0..len)
-                .map(|i| {
-                    let var = f.b.declare_var(types::F64);
-                    let v = load(&mut f.b, base, i);
-                    f.b.def_var(var, v);
-                    var
-                })
-                .collect()
-        };
-        let x = vector(self, params_p, n);
-        let before = vector(self, before_p, n);
-        let first = vector(self, first_p, if uses_first { n } else { 0 });
-        let second = vector(self, second_p, if uses_second { n } else { 0 });
-        let powers = vector(self, powers_p, if uses_powers { 2 } else { 0 });
-        let previous = vector(self, loss_p, 1)[0];
+        let x: Vec<Variable> = (0..n)
+            .map(|i| {
+                let var = self.b.declare_var(types::F64);
+                let v = load(&mut self.b, params_p, i);
+                self.b.def_var(var, v);
+                var
+            })
+            .collect();
         let k = self.b.declare_var(ptr);
         let zero_index = self.b.ins().iconst(ptr, 0);
         self.b.def_var(k, zero_index);
@@ -690,6 +679,10 @@ impl<'a> FnGen<'a, '_> {
         }
         let loss = self.operand(value);
         let g: Vec<Value> = gradient.iter().map(|&id| self.operand(id)).collect();
+        self.param_vals = None;
+        let loss_limit = load(&mut self.b, limits_p, 0);
+        let tol = load(&mut self.b, limits_p, 1);
+        let gradient_screen = load(&mut self.b, limits_p, 2);
         let abs_loss = self.b.ins().fabs(loss);
         let mut ok = self
             .b
@@ -713,7 +706,7 @@ impl<'a> FnGen<'a, '_> {
             .ins()
             .fcmp(FloatCC::GreaterThanOrEqual, squares, gradient_screen);
         ok = self.b.ins().band(ok, large);
-        let last = self.b.use_var(previous);
+        let last = load(&mut self.b, loss_p, 0);
         let change = self.b.ins().fsub(loss, last);
         let change = self.b.ins().fabs(change);
         let moving = self
@@ -725,6 +718,8 @@ impl<'a> FnGen<'a, '_> {
 
         // update: exactly `MethodState::update`.
         self.b.switch_to_block(update);
+        store(&mut self.b, loss, loss_p, 0);
+        let hyper: Vec<Value> = (0..3).map(|j| load(&mut self.b, hyper_p, j)).collect();
         let address = self.b.use_var(rate_address);
         let lr = self.b.ins().load(types::F64, flags, address, 0);
         let next_address = self.b.ins().iadd(address, rate_stride);
@@ -735,13 +730,13 @@ impl<'a> FnGen<'a, '_> {
             let min_positive = self.constant(f64::MIN_POSITIVE);
             let zero = self.constant(0.0);
             let mut c = [one; 2];
-            for (j, &var) in powers.iter().enumerate() {
-                let p = self.b.use_var(var);
+            for (j, c) in c.iter_mut().enumerate() {
+                let p = load(&mut self.b, powers_p, j);
                 let p = self.b.ins().fmul(p, hyper[j]);
                 let tiny = self.b.ins().fcmp(FloatCC::LessThan, p, min_positive);
                 let p = self.b.ins().select(tiny, zero, p);
-                self.b.def_var(var, p);
-                c[j] = self.b.ins().fsub(one, p);
+                store(&mut self.b, p, powers_p, j);
+                *c = self.b.ins().fsub(one, p);
             }
             // α_t = α·√(1 − β₂ᵗ)/(1 − β₁ᵗ), ε̂ = ε·√(1 − β₂ᵗ)
             let root = self.b.ins().sqrt(c[1]);
@@ -759,35 +754,28 @@ impl<'a> FnGen<'a, '_> {
                 }
                 Method::Momentum { .. } | Method::Nesterov { .. } => {
                     // d = β·d − η·g; y = x + d
-                    let d = self.b.use_var(first[i]);
+                    let d = load(&mut self.b, first_p, i);
                     let kept = self.b.ins().fmul(hyper[0], d);
                     let step = self.b.ins().fmul(lr, gi);
                     let d = self.b.ins().fsub(kept, step);
-                    self.b.def_var(first[i], d);
+                    store(&mut self.b, d, first_p, i);
                     self.b.ins().fadd(xi, d)
                 }
                 Method::Adagrad { .. } | Method::Rmsprop { .. } => {
-                    let h = self.b.use_var(second[i]);
-                    let square = |f: &mut Self, scale: Option<Value>| match scale {
-                        // (1 − α)·g·g, multiplied left to right.
-                        Some(s) => {
-                            let t = f.b.ins().fmul(s, gi);
-                            f.b.ins().fmul(t, gi)
-                        }
-                        None => f.b.ins().fmul(gi, gi),
-                    };
+                    let h = load(&mut self.b, second_p, i);
                     let (h, eps) = if let Method::Rmsprop { .. } = method {
-                        // h = α·h + (1 − α)·g·g
+                        // h = α·h + (1 − α)·g·g, multiplied left to right
                         let kept = self.b.ins().fmul(hyper[0], h);
                         let scale = self.b.ins().fsub(one, hyper[0]);
-                        let new = square(self, Some(scale));
+                        let new = self.b.ins().fmul(scale, gi);
+                        let new = self.b.ins().fmul(new, gi);
                         (self.b.ins().fadd(kept, new), hyper[1])
                     } else {
                         // h += g·g
-                        let new = square(self, None);
+                        let new = self.b.ins().fmul(gi, gi);
                         (self.b.ins().fadd(h, new), hyper[0])
                     };
-                    self.b.def_var(second[i], h);
+                    store(&mut self.b, h, second_p, i);
                     // y = x − η·g / (√h + ε)
                     let root = self.b.ins().sqrt(h);
                     let denominator = self.b.ins().fadd(root, eps);
@@ -798,20 +786,20 @@ impl<'a> FnGen<'a, '_> {
                 Method::Adam { .. } => {
                     let (step, eps_hat) = adam_step.expect("computed above for Adam");
                     // m = β₁·m + (1 − β₁)·g
-                    let m = self.b.use_var(first[i]);
+                    let m = load(&mut self.b, first_p, i);
                     let kept = self.b.ins().fmul(hyper[0], m);
                     let scale = self.b.ins().fsub(one, hyper[0]);
                     let new = self.b.ins().fmul(scale, gi);
                     let m = self.b.ins().fadd(kept, new);
-                    self.b.def_var(first[i], m);
+                    store(&mut self.b, m, first_p, i);
                     // v = β₂·v + (1 − β₂)·g·g
-                    let v = self.b.use_var(second[i]);
+                    let v = load(&mut self.b, second_p, i);
                     let kept = self.b.ins().fmul(hyper[1], v);
                     let scale = self.b.ins().fsub(one, hyper[1]);
                     let new = self.b.ins().fmul(scale, gi);
                     let new = self.b.ins().fmul(new, gi);
                     let v = self.b.ins().fadd(kept, new);
-                    self.b.def_var(second[i], v);
+                    store(&mut self.b, v, second_p, i);
                     // y = x − α_t·m / (√v + ε̂)
                     let root = self.b.ins().sqrt(v);
                     let denominator = self.b.ins().fadd(root, eps_hat);
@@ -820,29 +808,20 @@ impl<'a> FnGen<'a, '_> {
                     self.b.ins().fsub(xi, change)
                 }
             };
-            self.b.def_var(before[i], xi);
+            // The point before the update, for a divergence at the next step.
+            store(&mut self.b, xi, before_p, i);
             self.b.def_var(x[i], y);
         }
-        self.b.def_var(previous, loss);
         let next = self.b.ins().iadd_imm_u(taken, 1);
         self.b.def_var(k, next);
         self.b.ins().jump(header, &[]);
 
-        // exit: write the loop-carried state back.
+        // exit: the parameters back to their array.
         self.b.switch_to_block(exit);
-        self.param_vals = None;
-        let store = |f: &mut Self, vars: &[Variable], base: Value| {
-            for (i, &var) in vars.iter().enumerate() {
-                let v = f.b.use_var(var);
-                f.b.ins().store(flags, v, base, slot_offset(i));
-            }
-        };
-        store(self, &x, params_p);
-        store(self, &before, before_p);
-        store(self, &first, first_p);
-        store(self, &second, second_p);
-        store(self, &powers, powers_p);
-        store(self, &[previous], loss_p);
+        for (i, &var) in x.iter().enumerate() {
+            let v = self.b.use_var(var);
+            store(&mut self.b, v, params_p, i);
+        }
         let taken = self.b.use_var(k);
         self.b.ins().return_(&[taken]);
         Ok(())
