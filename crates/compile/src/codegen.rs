@@ -97,6 +97,35 @@ pub(crate) fn hyper_parameters(method: Method) -> [f64; 3] {
 /// spilled anyway, and would slow the register allocator down).
 const ACC_IN_REGISTERS: usize = 16;
 
+/// Owns the executable memory of a JIT module and frees it on drop.
+///
+/// The owner ([`crate::Kernel`], [`crate::FusedSteps`]) keeps the function pointers into this
+/// memory next to its `Code`; they are never copied out of it, and every call borrows the
+/// owner, so when the owner is dropped no call can be running and none can follow. The mutex is
+/// never locked while the code runs: it only makes the owner `Sync` (a `JITModule` is not).
+pub(crate) struct Code(std::sync::Mutex<Option<JITModule>>);
+
+impl Code {
+    pub fn new(module: JITModule) -> Code {
+        Code(std::sync::Mutex::new(Some(module)))
+    }
+}
+
+impl Drop for Code {
+    fn drop(&mut self) {
+        let module = self
+            .0
+            .get_mut()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        if let Some(module) = module {
+            // SAFETY: see the type's documentation: the only pointers into this memory belong
+            // to the owner being dropped, and no call through them can be running.
+            unsafe { module.free_memory() };
+        }
+    }
+}
+
 pub(crate) struct Compiled {
     pub module: JITModule,
     /// Per stage: the row-free segment functions, in order.

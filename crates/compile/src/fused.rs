@@ -1,13 +1,11 @@
 //! [`FusedSteps`]: a first-order method's update compiled into one native loop with the value
 //! and gradient of a model without data (see [`gradc_minimize::fused`]).
 
-use crate::codegen::{self, FusedArgs, FusedFn};
+use crate::codegen::{self, Code, FusedArgs, FusedFn};
 use crate::error::CompileError;
 use crate::plan::Plan;
-use cranelift_jit::JITModule;
 use gradc_graph::{Graph, NodeId};
 use gradc_minimize::{Fused, FusedBlock, Method};
-use std::sync::Mutex;
 
 /// The most parameters a fused loop carries in registers (more would only be spilled).
 pub const MAX_FUSED_PARAMS: usize = 64;
@@ -20,9 +18,8 @@ pub struct FusedSteps {
     n_params: usize,
     kind: &'static str,
     function: FusedFn,
-    /// Owns the executable memory `function` points into; freed on drop. Never used otherwise
-    /// (the mutex only makes the owner `Sync`).
-    module: Mutex<Option<JITModule>>,
+    /// Owns the executable memory `function` points into.
+    _code: Code,
 }
 
 impl std::fmt::Debug for FusedSteps {
@@ -71,7 +68,7 @@ impl FusedSteps {
             n_params,
             kind: FusedSteps::kind(method),
             function,
-            module: Mutex::new(Some(module)),
+            _code: Code::new(module),
         })
     }
 
@@ -134,20 +131,5 @@ impl Fused for FusedSteps {
         // lives as long as `self`.
         let taken = unsafe { (self.function)(&args) };
         taken.min(block.steps)
-    }
-}
-
-impl Drop for FusedSteps {
-    fn drop(&mut self) {
-        let module = self
-            .module
-            .get_mut()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .take();
-        if let Some(module) = module {
-            // SAFETY: `self.function` is the only pointer into this module's memory, and no
-            // call can be running: calls borrow `self`, which is being dropped.
-            unsafe { module.free_memory() };
-        }
     }
 }

@@ -1,13 +1,11 @@
 //! [`Kernel`]: a compiled root set with a safe evaluation API.
 
-use crate::codegen::{self, PassArgs, PassFn, RowFreeFn};
+use crate::codegen::{self, Code, PassArgs, PassFn, RowFreeFn};
 use crate::data::{KernelData, RowSet};
 use crate::error::{CompileError, EvalError, ThreadsError};
 use crate::plan::{Plan, ReductionKind, RootSource};
-use cranelift_jit::JITModule;
 use gradc_graph::{Graph, NodeId};
 use rayon::prelude::*;
-use std::sync::Mutex;
 
 /// The default number of row positions per chunk (see [`KernelOptions::chunk_rows`]).
 pub const DEFAULT_CHUNK_ROWS: usize = 4096;
@@ -109,9 +107,8 @@ pub struct Kernel {
     chunk_rows: usize,
     stages: Vec<Stage>,
     roots: Vec<RootSource>,
-    /// Owns the executable memory the function pointers in `stages` point into; freed on drop.
-    /// Never used otherwise (the mutex only makes the owner `Sync`).
-    module: Mutex<Option<JITModule>>,
+    /// Owns the executable memory the function pointers in `stages` point into.
+    _code: Code,
 }
 
 impl std::fmt::Debug for Kernel {
@@ -179,7 +176,7 @@ impl Kernel {
             chunk_rows: options.chunk_rows,
             stages,
             roots: plan.roots,
-            module: Mutex::new(Some(compiled.module)),
+            _code: Code::new(compiled.module),
         })
     }
 
@@ -437,21 +434,5 @@ impl Kernel {
             }
         }
         totals
-    }
-}
-
-impl Drop for Kernel {
-    fn drop(&mut self) {
-        let module = self
-            .module
-            .get_mut()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .take();
-        if let Some(module) = module {
-            // SAFETY: the function pointers into this module's memory are stored only in
-            // `self.stages`, and no evaluation can be running: it borrows `self`, which is being
-            // dropped. Nothing calls the code afterwards.
-            unsafe { module.free_memory() };
-        }
     }
 }

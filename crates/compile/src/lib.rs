@@ -65,9 +65,20 @@
 //!   the declared counts. The generated code then only reads inside the parameter, data, row
 //!   index and slot arrays and only writes the slot and accumulator arrays it is handed; stack
 //!   probes guard deep frames;
-//! - freeing the executable memory when a [`Kernel`] is dropped, when no call can be running
-//!   (calls borrow the kernel), and the `logsumexp` callee reading the arguments the generated
-//!   code stored for it.
+//! - calling a fused loop ([`FusedSteps`]): every array it reads or writes is checked to have
+//!   the parameter count (or its fixed length) first;
+//! - freeing the executable memory when a [`Kernel`] or [`FusedSteps`] is dropped, when no call
+//!   can be running (calls borrow it), and the `logsumexp` callee reading the arguments the
+//!   generated code stored for it.
+//!
+//! # Fused optimizer loops
+//!
+//! For a model without data, [`FusedSteps`] compiles the value, the gradient and a first-order
+//! method's update (`gradc_minimize::MethodState::update`, operation for operation) into one
+//! native loop, so that a step of a small model costs its arithmetic and nothing else. It
+//! implements `gradc_minimize::Fused`: the loop stops before the update of any step at which a
+//! stopping rule might fire, and `minimize` takes that step itself, so a run's outcome is the
+//! same bit for bit (tests/fused.rs compares both on random models).
 
 mod codegen;
 mod data;
