@@ -18,7 +18,7 @@ use cranelift_codegen::Context;
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::immediates::Ieee64;
 use cranelift_codegen::ir::{
-    AbiParam, InstBuilder, MemFlagsData, StackSlot, StackSlotData, StackSlotKind, Type,
+    AbiParam, Block, InstBuilder, MemFlagsData, StackSlot, StackSlotData, StackSlotKind, Type,
     UserFuncName, Value, types,
 };
 use cranelift_codegen::settings::{self, Configurable};
@@ -453,6 +453,27 @@ impl<'a> FnGen<'a, '_> {
         Ok(())
     }
 
+    /// Ends the current block with a jump to a new loop header that goes on to `body` while
+    /// `counter < end` (unsigned) and to `exit` after; the counter is a variable starting at
+    /// `start`. Returns the header (to jump back to), the counter and its value in the header.
+    fn counted_loop(
+        &mut self,
+        start: Value,
+        end: Value,
+        body: Block,
+        exit: Block,
+    ) -> (Block, Variable, Value) {
+        let counter = self.b.declare_var(self.ptr);
+        self.b.def_var(counter, start);
+        let header = self.b.create_block();
+        self.b.ins().jump(header, &[]);
+        self.b.switch_to_block(header);
+        let value = self.b.use_var(counter);
+        let more = self.b.ins().icmp(IntCC::UnsignedLessThan, value, end);
+        self.b.ins().brif(more, body, &[], exit, &[]);
+        (header, counter, value)
+    }
+
     /// Loads the pointer fields of `PassArgs` this function uses; returns `acc`.
     fn load_pass_args(&mut self, args: Value) -> Value {
         let ptr = self.ptr;
@@ -502,8 +523,6 @@ impl<'a> FnGen<'a, '_> {
                 .iter()
                 .flatten()
                 .any(|&id| calls_out(self.graph, id));
-        let position = self.b.declare_var(ptr);
-        self.b.def_var(position, start);
         let mut acc_vars: Vec<Variable> = Vec::new();
         if in_registers {
             let zero = self.b.ins().f64const(0.0);
@@ -515,18 +534,12 @@ impl<'a> FnGen<'a, '_> {
         }
         let all_rows = self.b.ins().icmp_imm_u(IntCC::Equal, rows, 0);
 
-        let header = self.b.create_block();
         let select_row = self.b.create_block();
         let indexed = self.b.create_block();
         let body = self.b.create_block();
         let exit = self.b.create_block();
-        self.b.ins().jump(header, &[]);
-
-        // header: while position < end
-        self.b.switch_to_block(header);
-        let i = self.b.use_var(position);
-        let more = self.b.ins().icmp(IntCC::UnsignedLessThan, i, end);
-        self.b.ins().brif(more, select_row, &[], exit, &[]);
+        // while position < end
+        let (header, position, i) = self.counted_loop(start, end, select_row, exit);
 
         // The row of this position: the position itself, or rows[position].
         self.b.switch_to_block(select_row);
@@ -681,23 +694,15 @@ impl<'a> FnGen<'a, '_> {
                 var
             })
             .collect();
-        let k = self.b.declare_var(ptr);
-        let zero_index = self.b.ins().iconst(ptr, 0);
-        self.b.def_var(k, zero_index);
         let rate_address = self.b.declare_var(ptr);
         self.b.def_var(rate_address, rates_p);
 
-        let header = self.b.create_block();
         let body = self.b.create_block();
         let update = self.b.create_block();
         let exit = self.b.create_block();
-        self.b.ins().jump(header, &[]);
-
-        // header: while k < steps
-        self.b.switch_to_block(header);
-        let taken = self.b.use_var(k);
-        let more = self.b.ins().icmp(IntCC::UnsignedLessThan, taken, steps);
-        self.b.ins().brif(more, body, &[], exit, &[]);
+        // while k < steps
+        let zero_index = self.b.ins().iconst(ptr, 0);
+        let (header, k, taken) = self.counted_loop(zero_index, steps, body, exit);
 
         // body: the value and gradient at x, and the stopping screens.
         self.b.switch_to_block(body);
