@@ -6,7 +6,9 @@
 //! terms `r1^2 + r2^2 + …` (a `let` for each residual reads best), `r * r` for `r^2`, and
 //! non-negative constant multiples (`0.5 * …`, `… / n`) and sums of all these.
 
-use gradc_graph::interp::{Data, EvalError, evaluate_per_row};
+use crate::objective::NativeError;
+use gradc_compile::{Kernel, KernelData, KernelOptions, RowSet, Threads};
+use gradc_graph::interp::Data;
 use gradc_graph::{Graph, NodeId, Op, Program};
 use gradc_minimize::Residuals;
 
@@ -116,26 +118,44 @@ fn push(
     Ok(())
 }
 
-/// The residuals of a least-squares objective, with their derivatives, evaluated by the
-/// reference interpreter on the simplified residual-and-Jacobian graph. The residual vector is
-/// scaled so that the objective is exactly `Σ ρ²`.
+/// The residuals of a least-squares objective, with their derivatives, as native code: the
+/// simplified residual-and-Jacobian graph compiled into row kernels (per-row residuals: one
+/// output row per data row) and row-free kernels (explicitly written terms). The residual
+/// vector is scaled so that the objective is exactly `Σ ρ²`.
 pub struct LeastSquares {
-    graph: Graph,
-    /// Per term: the residual node and its gradient nodes.
-    terms: Vec<(Term, NodeId, Vec<NodeId>)>,
-    data: Data,
+    terms: Vec<Term>,
     n_params: usize,
+    n_rows: usize,
+    /// The per-row terms' residuals, and the same with their Jacobian rows.
+    per_row: Option<(Kernel, Kernel)>,
+    /// The row-free terms' residuals, and the same with their gradients.
+    row_free: Option<(Kernel, Kernel)>,
+    data: KernelData,
+    threads: Threads,
+}
+
+/// Why the residuals of a sum of squares are not available.
+#[derive(Debug, thiserror::Error)]
+pub enum LeastSquaresError {
+    #[error(transparent)]
+    Not(#[from] NotLeastSquares),
+    #[error(transparent)]
+    Native(#[from] NativeError),
 }
 
 impl LeastSquares {
-    /// Recognizes `program`'s objective as a sum of squares and derives the Jacobian.
-    pub fn new(program: &Program, data: &Data) -> Result<LeastSquares, NotLeastSquares> {
+    /// Recognizes `program`'s objective as a sum of squares, derives the Jacobian and compiles
+    /// both for `data`, evaluated on `threads` threads (0: all cores).
+    pub fn new(
+        program: &Program,
+        data: &Data,
+        threads: usize,
+    ) -> Result<LeastSquares, LeastSquaresError> {
         let mut found = Vec::new();
         terms(&program.graph, program.objective, 1.0, None, &mut found)?;
         let n = program.param_count();
         let mut graph = program.graph.clone();
         let mut roots = Vec::new();
-        let mut shapes = Vec::new();
         for term in &found {
             let derivatives = if graph.flags(term.residual).per_row {
                 gradc_grad::grad_per_row(&mut graph, term.residual, n)
@@ -144,29 +164,50 @@ impl LeastSquares {
             };
             roots.push(term.residual);
             roots.extend(&derivatives);
-            shapes.push(term.clone());
         }
         let simplified =
             gradc_simplify::simplify(&graph, &roots, &gradc_simplify::SimplifyConfig::default());
-        let mut chunks = simplified.roots.chunks(n + 1);
-        let terms = shapes
-            .into_iter()
-            .map(|term| {
-                let chunk = chunks.next().unwrap_or(&[]);
-                (term, chunk[0], chunk[1..].to_vec())
-            })
-            .collect();
+        // Per term: its residual and its derivatives, in the simplified graph.
+        let mut residuals = [Vec::new(), Vec::new()];
+        let mut with_jacobian = [Vec::new(), Vec::new()];
+        for (term, chunk) in found.iter().zip(simplified.roots.chunks(n + 1)) {
+            let kind = usize::from(term.reduction.is_some());
+            residuals[kind].push(chunk[0]);
+            with_jacobian[kind].extend_from_slice(chunk);
+        }
+        let inputs = program.input_count();
+        let options = KernelOptions::default();
+        let compile = |roots: &[NodeId], per_row: bool| {
+            if per_row {
+                Kernel::compile_rows(&simplified.graph, roots, n, inputs, options)
+            } else {
+                Kernel::compile_with(&simplified.graph, roots, n, inputs, options)
+            }
+        };
+        let mut kernels = [None, None];
+        for kind in 0..2 {
+            if !residuals[kind].is_empty() {
+                kernels[kind] = Some((
+                    compile(&residuals[kind], kind == 1).map_err(NativeError::from)?,
+                    compile(&with_jacobian[kind], kind == 1).map_err(NativeError::from)?,
+                ));
+            }
+        }
+        let [row_free, per_row] = kernels;
         Ok(LeastSquares {
-            graph: simplified.graph,
-            terms,
-            data: data.clone(),
+            terms: found,
             n_params: n,
+            n_rows: data.n_rows,
+            per_row,
+            row_free,
+            data: KernelData::from_data(data).map_err(NativeError::from)?,
+            threads: crate::objective::threads(threads)?,
         })
     }
 
     fn rows(&self, term: &Term) -> usize {
         match term.reduction {
-            Some(_) => self.data.n_rows,
+            Some(_) => self.n_rows,
             None => 1,
         }
     }
@@ -174,7 +215,7 @@ impl LeastSquares {
     /// `√(weight / N)` for a mean, `√weight` otherwise.
     fn factor(&self, term: &Term) -> f64 {
         match term.reduction {
-            Some(true) => (term.weight / self.data.n_rows as f64).sqrt(),
+            Some(true) => (term.weight / self.n_rows as f64).sqrt(),
             _ => term.weight.sqrt(),
         }
     }
@@ -183,33 +224,50 @@ impl LeastSquares {
         &self,
         params: &[f64],
         r: &mut [f64],
-        jac: Option<&mut [f64]>,
-    ) -> Result<(), EvalError> {
+        mut jac: Option<&mut [f64]>,
+    ) -> Result<(), gradc_compile::EvalError> {
         let n = self.n_params;
-        let mut jac = jac;
-        let mut at = 0;
-        for (term, residual, derivatives) in &self.terms {
-            let mut roots = vec![*residual];
-            if jac.is_some() {
-                roots.extend(derivatives);
-            }
+        let with_jacobian = jac.is_some();
+        fn pick(kernels: &Option<(Kernel, Kernel)>, with_jacobian: bool) -> Option<&Kernel> {
+            kernels
+                .as_ref()
+                .map(|(residuals, both)| if with_jacobian { both } else { residuals })
+        }
+        // Per-row terms: one output row per data row; row-free terms: one value each.
+        let mut rows = Vec::new();
+        if let Some(kernel) = pick(&self.per_row, with_jacobian) {
+            rows = vec![0.0; self.n_rows * kernel.n_roots()];
+            kernel.eval_rows(params, &self.data, RowSet::All, &mut rows, &self.threads)?;
+        }
+        let mut free = Vec::new();
+        if let Some(kernel) = pick(&self.row_free, with_jacobian) {
+            free = vec![0.0; kernel.n_roots()];
+            kernel.eval_threads(params, &self.data, RowSet::All, &mut free, &self.threads)?;
+        }
+        let width = self
+            .per_row
+            .as_ref()
+            .map_or(0, |_| rows.len() / self.n_rows.max(1));
+        let per_term = if jac.is_some() { 1 + n } else { 1 };
+        let (mut row_column, mut free_at, mut at) = (0, 0, 0);
+        for term in &self.terms {
             let factor = self.factor(term);
-            let values = evaluate_per_row(&self.graph, &roots, params, &self.data)?;
-            let rows = self.rows(term);
-            for k in 0..rows {
-                // A row-free residual has the same value on every row; take row 0 (or evaluate
-                // on no rows at all for a model without data).
-                let row: Vec<f64> = match values.get(k) {
-                    Some(v) => v.clone(),
-                    None => gradc_graph::interp::evaluate(&self.graph, &roots, params, &self.data)?,
+            for k in 0..self.rows(term) {
+                let values = match term.reduction {
+                    Some(_) => &rows[k * width + row_column..][..per_term],
+                    None => &free[free_at..free_at + per_term],
                 };
-                r[at] = factor * row[0];
+                r[at] = factor * values[0];
                 if let Some(j) = jac.as_deref_mut() {
                     for p in 0..n {
-                        j[at * n + p] = factor * row[1 + p];
+                        j[at * n + p] = factor * values[1 + p];
                     }
                 }
                 at += 1;
+            }
+            match term.reduction {
+                Some(_) => row_column += per_term,
+                None => free_at += per_term,
             }
         }
         Ok(())
@@ -222,7 +280,7 @@ impl Residuals for LeastSquares {
     }
 
     fn residual_count(&self) -> usize {
-        self.terms.iter().map(|(t, _, _)| self.rows(t)).sum()
+        self.terms.iter().map(|t| self.rows(t)).sum()
     }
 
     fn residuals(&self, params: &[f64], r: &mut [f64]) {
@@ -280,33 +338,58 @@ mod tests {
         }
     }
 
+    /// Σρ² is the objective, 2Jᵀρ its gradient (interpreter), and `residuals` the first half
+    /// of `jacobian`, on `threads` threads.
+    fn check_against_the_objective(source: &str, data: &Data, params: &[f64], threads: usize) {
+        let p = program(source);
+        let n = params.len();
+        let ls = LeastSquares::new(&p, data, threads).expect("least squares");
+        let m = ls.residual_count();
+        let mut r = vec![0.0; m];
+        let mut j = vec![0.0; m * n];
+        ls.jacobian(params, &mut r, &mut j);
+        let mut alone = vec![0.0; m];
+        ls.residuals(params, &mut alone);
+        assert_eq!(alone, r);
+        let value =
+            gradc_graph::interp::evaluate(&p.graph, &[p.objective], params, data).unwrap()[0];
+        let sum: f64 = r.iter().map(|v| v * v).sum();
+        assert!(
+            (sum - value).abs() < 1e-12 * value.abs(),
+            "{sum} vs {value}"
+        );
+        let mut g = p.graph.clone();
+        let grad = gradc_grad::grad(&mut g, p.objective, n);
+        let expected = gradc_graph::interp::evaluate(&g, &grad, params, data).unwrap();
+        for k in 0..n {
+            let jtr: f64 = (0..m).map(|i| 2.0 * j[i * n + k] * r[i]).sum();
+            assert!(
+                (jtr - expected[k]).abs() < 1e-10 * expected[k].abs().max(1e-3),
+                "∂/∂{k}: {jtr} vs {}",
+                expected[k]
+            );
+        }
+    }
+
     #[test]
     fn residuals_reproduce_the_objective_and_the_jacobian_its_gradient() {
         let source = "input x\ninput y\nparam a = 0.5\nparam b = -1\n\
             minimize 0.5 * mean((a * exp(b * x) - y)^2) + (a - 1)^2\n";
-        let p = program(source);
         let data = Data::from_rows(&[vec![0.0, 1.0], vec![1.0, 0.5], vec![2.0, 0.3]]);
-        let ls = LeastSquares::new(&p, &data).expect("least squares");
-        assert_eq!(ls.residual_count(), 4);
-        let params = [0.7, -0.4];
-        let mut r = vec![0.0; 4];
-        let mut j = vec![0.0; 8];
-        ls.jacobian(&params, &mut r, &mut j);
-        let value =
-            gradc_graph::interp::evaluate(&p.graph, &[p.objective], &params, &data).unwrap()[0];
-        let sum: f64 = r.iter().map(|v| v * v).sum();
-        assert!((sum - value).abs() < 1e-14, "{sum} vs {value}");
-        // ∇f = 2 Jᵀ r
-        let mut g = p.graph.clone();
-        let grad = gradc_grad::grad(&mut g, p.objective, 2);
-        let expected = gradc_graph::interp::evaluate(&g, &grad, &params, &data).unwrap();
-        for k in 0..2 {
-            let jtr: f64 = (0..4).map(|i| 2.0 * j[i * 2 + k] * r[i]).sum();
-            assert!(
-                (jtr - expected[k]).abs() < 1e-12,
-                "{jtr} vs {}",
-                expected[k]
-            );
-        }
+        check_against_the_objective(source, &data, &[0.7, -0.4], 1);
+        // Many chunks of rows on two threads, and explicit row-free terms with a per-row one.
+        let rows: Vec<Vec<f64>> = (0..20_000)
+            .map(|i| {
+                let x = i as f64 / 5000.0;
+                vec![
+                    x,
+                    2.5 * (-1.3 * x).exp() + 0.1 + 0.01 * (i as f64 * 0.7).sin(),
+                ]
+            })
+            .collect();
+        let data = Data::from_rows(&rows);
+        let source = "input x\ninput y\nparam a = 1\nparam b = -1\nparam c = 0\n\
+            let r1 = a - 2\nminimize sum((a * exp(b * x) + c - y)^2) + 3 * r1^2 + (c * b)^2\n";
+        check_against_the_objective(source, &data, &[2.0, -1.1, 0.2], 2);
     }
 }

@@ -421,9 +421,11 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     let prepared = &built.program;
     let least_squares = if solver == gradc::run::Solver::Lm || args.errors {
-        match gradc::least_squares::LeastSquares::new(prepared, &data) {
+        use gradc::least_squares::{LeastSquares, LeastSquaresError};
+        match LeastSquares::new(prepared, &data, args.threads.unwrap_or(0)) {
             Ok(ls) => Some(ls),
-            Err(error) if solver == gradc::run::Solver::Lm => {
+            Err(LeastSquaresError::Native(error)) => return Err(error.into()),
+            Err(LeastSquaresError::Not(error)) if solver == gradc::run::Solver::Lm => {
                 let name = gradc::display_name(&args.model);
                 let place = prepared
                     .spans
@@ -696,7 +698,8 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .flat_map(|p| p.nodes.iter().copied())
         .collect();
-    let rows = gradc_graph::interp::evaluate_per_row(&program.graph, &roots, &params, &data)?;
+    let n_params = program.param_count();
+    let rows = gradc::objective::per_row(&program.graph, &roots, n_params, &params, &data, 0)?;
     let mut out = String::new();
     let header: Vec<String> = program
         .predicts

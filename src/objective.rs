@@ -39,6 +39,48 @@ pub enum NativeError {
     Threads(usize, String),
 }
 
+/// A pool of `count` threads for kernels (0: as many as the machine has cores).
+pub fn threads(count: usize) -> Result<gradc_compile::Threads, NativeError> {
+    let count = if count == 0 {
+        std::thread::available_parallelism().map_or(1, usize::from)
+    } else {
+        count
+    };
+    gradc_compile::Threads::new(count).map_err(|e| NativeError::Threads(count, e.to_string()))
+}
+
+/// The values of `roots` (per-row or row-free nodes of `graph`) on every row of `data`, as
+/// native code: one vector per row (`gradc eval`'s predictions).
+pub fn per_row(
+    graph: &Graph,
+    roots: &[NodeId],
+    n_params: usize,
+    params: &[f64],
+    data: &Data,
+    threads: usize,
+) -> Result<Vec<Vec<f64>>, NativeError> {
+    let kernel = gradc_compile::Kernel::compile_rows(
+        graph,
+        roots,
+        n_params,
+        data.columns.len(),
+        gradc_compile::KernelOptions::default(),
+    )?;
+    let kernel_data = gradc_compile::KernelData::from_data(data)?;
+    let mut values = vec![0.0; data.n_rows * roots.len()];
+    kernel.eval_rows(
+        params,
+        &kernel_data,
+        gradc_compile::RowSet::All,
+        &mut values,
+        &self::threads(threads)?,
+    )?;
+    if roots.is_empty() {
+        return Ok(vec![Vec::new(); data.n_rows]);
+    }
+    Ok(values.chunks(roots.len()).map(<[f64]>::to_vec).collect())
+}
+
 impl Native {
     /// Compiles the derived expressions for `data` on `threads` threads (0: all cores).
     pub fn compile(
@@ -54,13 +96,7 @@ impl Native {
             &derived.gradient,
             derived.hessian.as_deref(),
         )?;
-        let count = if threads == 0 {
-            std::thread::available_parallelism().map_or(1, usize::from)
-        } else {
-            threads
-        };
-        let pool = gradc_compile::Threads::new(count)
-            .map_err(|e| NativeError::Threads(count, e.to_string()))?;
+        let pool = self::threads(threads)?;
         // Only a small model without data can have a fused optimizer loop.
         let fusion = (n_inputs == 0 && derived.gradient.len() <= gradc_compile::MAX_FUSED_PARAMS)
             .then(|| {

@@ -323,6 +323,7 @@ impl Gen<'_> {
         let ptr = self.module.target_config().pointer_type();
         let mut sig = self.module.make_signature();
         let n_args = match kind {
+            Kind::Segment(stage, _) if stage.outputs.is_some() => 3,
             Kind::RowFree(_) | Kind::Segment(..) => 2,
             Kind::Pass(..) | Kind::Fused { .. } => 1,
         };
@@ -495,6 +496,27 @@ impl<'a> FnGen<'a, '_> {
         self.b.ins().store(flags, sum, acc, slot_offset(k));
     }
 
+    /// `acc[k] += v` in memory, or in an output stage (`outputs` = the row's address and the
+    /// columns of each output), `v` stored to output `k`'s columns of the row.
+    fn accumulate_or_store(
+        &mut self,
+        acc: Value,
+        outputs: Option<(Value, &[Vec<usize>])>,
+        k: usize,
+        v: Value,
+    ) {
+        match outputs {
+            Some((out_row, columns)) => {
+                for &column in &columns[k] {
+                    self.b
+                        .ins()
+                        .store(MemFlagsData::trusted(), v, out_row, slot_offset(column));
+                }
+            }
+            None => self.accumulate_in_memory(acc, k, v),
+        }
+    }
+
     fn pass(&mut self, stage: &StagePlan, segments: &[FuncId]) -> Result<(), CompileError> {
         let ptr = self.ptr;
         let entry = self.b.create_block();
@@ -516,7 +538,9 @@ impl<'a> FnGen<'a, '_> {
         // clobbers every float register, so they would be spilled and reloaded around each).
         let n_acc = stage.accumulated.len();
         let inline = segments.is_empty();
+        let columns = stage.outputs.as_deref();
         let in_registers = inline
+            && columns.is_none()
             && n_acc <= ACC_IN_REGISTERS
             && !stage
                 .per_row
@@ -555,6 +579,17 @@ impl<'a> FnGen<'a, '_> {
         let offset = self.b.ins().imul(row_index, stride);
         let row = self.b.ins().iadd(data, offset);
         self.row = Some(row);
+        // In an output stage, `acc` points at the output row of position `start`, and each
+        // position has a row of as many values as there are columns.
+        let outputs = columns.map(|columns| {
+            let width = columns.iter().map(Vec::len).sum::<usize>();
+            let relative = self.b.ins().isub(i, start);
+            let offset = self
+                .b
+                .ins()
+                .imul_imm_u(relative, (width * std::mem::size_of::<f64>()) as i64);
+            (self.b.ins().iadd(acc, offset), columns)
+        });
         // Each argument is accumulated as soon as it is computed, which keeps live ranges short.
         let accumulate = |f: &mut Self, k: usize, v: Value| {
             if in_registers {
@@ -562,7 +597,7 @@ impl<'a> FnGen<'a, '_> {
                 let sum = f.b.ins().fadd(sum, v);
                 f.b.def_var(acc_vars[k], sum);
             } else {
-                f.accumulate_in_memory(acc, k, v);
+                f.accumulate_or_store(acc, outputs, k, v);
             }
         };
         if inline {
@@ -583,7 +618,10 @@ impl<'a> FnGen<'a, '_> {
         } else {
             for &segment in segments {
                 let fref = self.module.declare_func_in_func(segment, self.b.func);
-                self.b.ins().call(fref, &[args, row]);
+                match outputs {
+                    Some((out_row, _)) => self.b.ins().call(fref, &[args, row, out_row]),
+                    None => self.b.ins().call(fref, &[args, row]),
+                };
             }
         }
         // Row-free arguments (the same value on every row) are accumulated by the loop itself.
@@ -616,6 +654,11 @@ impl<'a> FnGen<'a, '_> {
         self.b.switch_to_block(entry);
         let args = self.b.block_params(entry)[0];
         self.row = Some(self.b.block_params(entry)[1]);
+        // In an output stage, the third argument is the position's output row.
+        let outputs = stage
+            .outputs
+            .as_deref()
+            .map(|columns| (self.b.block_params(entry)[2], columns));
         let acc = self.load_pass_args(args);
         self.scratch_of = Some(&stage.scratch_of);
         let scratch = self.scratch.expect("loaded above");
@@ -623,7 +666,7 @@ impl<'a> FnGen<'a, '_> {
             if self.graph.op(id).is_leaf() {
                 if let Some(&j) = stage.acc_of.get(&id) {
                     let v = self.operand(id);
-                    self.accumulate_in_memory(acc, j, v);
+                    self.accumulate_or_store(acc, outputs, j, v);
                 }
                 continue;
             }
@@ -634,7 +677,7 @@ impl<'a> FnGen<'a, '_> {
                     .store(MemFlagsData::trusted(), v, scratch, slot_offset(index));
             }
             if let Some(&j) = stage.acc_of.get(&id) {
-                self.accumulate_in_memory(acc, j, v);
+                self.accumulate_or_store(acc, outputs, j, v);
             }
         }
         self.b.ins().return_(&[]);

@@ -55,6 +55,10 @@ pub enum EvalError {
     },
     #[error("this objective was compiled without a Hessian")]
     NoHessian,
+    #[error("this kernel computes one row of values per data row: use `eval_rows`")]
+    PerRow,
+    #[error("this kernel computes row-free values: use `eval`")]
+    NotPerRow,
 }
 
 /// A thread pool could not be started.

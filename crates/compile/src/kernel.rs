@@ -77,6 +77,8 @@ enum Out<'a> {
     Flat(&'a mut [f64]),
     /// Root 0, then the others.
     Split(&'a mut f64, &'a mut [f64]),
+    /// One row of every root's values per row position (a kernel from [`Kernel::compile_rows`]).
+    Rows(&'a mut [f64]),
 }
 
 /// Kernels with at most this many slots keep them on the stack.
@@ -91,6 +93,8 @@ struct Stage {
     n_scratch: usize,
     /// (accumulator, kind, slot) of each reduction.
     reductions: Vec<(usize, ReductionKind, usize)>,
+    /// The output stage of a row kernel: the pass stores rows of outputs instead of sums.
+    outputs: bool,
 }
 
 /// Native code computing a set of row-free roots of a graph over data rows.
@@ -150,7 +154,46 @@ impl Kernel {
         if options.segment_nodes == 0 {
             return Err(CompileError::ZeroSegment);
         }
-        let plan = Plan::new(graph, roots, n_params, n_inputs, options.segment_nodes)?;
+        Kernel::from_plan(
+            graph,
+            Plan::new(graph, roots, n_params, n_inputs, options.segment_nodes)?,
+            n_params,
+            n_inputs,
+            options,
+        )
+    }
+
+    /// Compiles the computation of `roots`, per-row or row-free, on every row: evaluated by
+    /// [`Kernel::eval_rows`] (predictions, residuals and their Jacobian rows).
+    pub fn compile_rows(
+        graph: &Graph,
+        roots: &[NodeId],
+        n_params: usize,
+        n_inputs: usize,
+        options: KernelOptions,
+    ) -> Result<Kernel, CompileError> {
+        if options.chunk_rows == 0 {
+            return Err(CompileError::ZeroChunk);
+        }
+        if options.segment_nodes == 0 {
+            return Err(CompileError::ZeroSegment);
+        }
+        Kernel::from_plan(
+            graph,
+            Plan::new_rows(graph, roots, n_params, n_inputs, options.segment_nodes)?,
+            n_params,
+            n_inputs,
+            options,
+        )
+    }
+
+    fn from_plan(
+        graph: &Graph,
+        plan: Plan,
+        n_params: usize,
+        n_inputs: usize,
+        options: KernelOptions,
+    ) -> Result<Kernel, CompileError> {
         let compiled = codegen::compile(graph, &plan)?;
         let stages = plan
             .stages
@@ -166,6 +209,7 @@ impl Kernel {
                     .iter()
                     .map(|r| (r.acc, r.kind, r.slot))
                     .collect(),
+                outputs: stage.outputs.is_some(),
             })
             .collect();
         Ok(Kernel {
@@ -195,6 +239,27 @@ impl Kernel {
 
     pub fn chunk_rows(&self) -> usize {
         self.chunk_rows
+    }
+
+    /// Whether this kernel computes one row of values per data row ([`Kernel::compile_rows`]).
+    pub fn per_row(&self) -> bool {
+        self.stages.last().is_some_and(|s| s.outputs)
+    }
+
+    /// For a kernel from [`Kernel::compile_rows`]: every root on every row position of `rows`,
+    /// row-major (`out[p * n_roots + i]` is root `i` at position `p`; `out` has
+    /// positions × `n_roots` elements). Bit-identical to the interpreter's per-row evaluation
+    /// on data of at most one chunk of rows (with more, the reductions the roots use are summed
+    /// by chunks, as in [`Kernel::eval`]).
+    pub fn eval_rows(
+        &self,
+        params: &[f64],
+        data: &KernelData,
+        rows: RowSet<'_>,
+        out: &mut [f64],
+        threads: &Threads,
+    ) -> Result<(), EvalError> {
+        self.run_into(params, data, rows, Out::Rows(out), threads.pool.as_ref())
     }
 
     /// Evaluates every root on the calling thread, writing `out[i]` for root `i`.
@@ -297,16 +362,29 @@ impl Kernel {
         mut out: Out<'_>,
         pool: Option<&rayon::ThreadPool>,
     ) -> Result<(), EvalError> {
-        let out_len = match &out {
-            Out::Flat(o) => o.len(),
-            Out::Split(_, rest) => 1 + rest.len(),
-        };
-        self.check(params, data, rows, out_len)?;
         let n_rows = data.n_rows();
         let positions = match rows {
             RowSet::All => n_rows,
             RowSet::Subset(r) => r.len(),
         };
+        let out_len = match &out {
+            Out::Flat(o) => o.len(),
+            Out::Split(_, rest) => 1 + rest.len(),
+            // Its length is checked below.
+            Out::Rows(_) => self.roots.len(),
+        };
+        match &out {
+            Out::Rows(_) if !self.per_row() => return Err(EvalError::NotPerRow),
+            Out::Rows(o) if o.len() != positions * self.roots.len() => {
+                return Err(EvalError::OutputLength {
+                    expected: positions * self.roots.len(),
+                    given: o.len(),
+                });
+            }
+            Out::Flat(_) | Out::Split(..) if self.per_row() => return Err(EvalError::PerRow),
+            _ => {}
+        }
+        self.check(params, data, rows, out_len)?;
         // Small kernels (an optimizer's step on a data-free model) run allocation-free.
         let mut on_stack = [0.0f64; STACK_SLOTS];
         let mut on_heap = Vec::new();
@@ -317,6 +395,12 @@ impl Kernel {
             &mut on_heap
         };
         for stage in &self.stages {
+            if stage.outputs {
+                if let (Some(pass), Out::Rows(matrix)) = (stage.pass, &mut out) {
+                    self.write_rows(pass, stage, params, slots, data, rows, matrix, pool);
+                }
+                continue;
+            }
             if let Some(pass) = stage.pass {
                 let sums = self.reduce(pass, stage, params, slots, data, rows, pool);
                 // Exactly the interpreter's finalization.
@@ -344,14 +428,85 @@ impl Kernel {
                 Out::Flat(o) => &mut o[i],
                 Out::Split(first, _) if i == 0 => &mut **first,
                 Out::Split(_, rest) => &mut rest[i - 1],
+                // Written by the output stage.
+                Out::Rows(_) => break,
             };
             *o = match *root {
                 RootSource::Const(v) => v,
                 RootSource::Param(i) => params[i],
                 RootSource::Slot(s) => slots[s],
+                RootSource::Row => unreachable!("only in a row kernel, whose output is Rows"),
             };
         }
         Ok(())
+    }
+
+    /// Runs an output stage's pass over the row positions, chunk by chunk (in parallel with a
+    /// pool: each chunk writes its own output rows).
+    #[allow(clippy::too_many_arguments)]
+    #[inline(never)]
+    fn write_rows(
+        &self,
+        pass: PassFn,
+        stage: &Stage,
+        params: &[f64],
+        slots: &[f64],
+        data: &KernelData,
+        rows: RowSet<'_>,
+        out: &mut [f64],
+        pool: Option<&rayon::ThreadPool>,
+    ) {
+        let positions = match rows {
+            RowSet::All => data.n_rows(),
+            RowSet::Subset(r) => r.len(),
+        };
+        let width = self.roots.len();
+        if positions == 0 || width == 0 {
+            return;
+        }
+        let chunk = self.chunk_rows;
+        let rows = rows.as_option();
+        let run_chunk = |c: usize, out_chunk: &mut [f64], scratch: &mut [f64]| {
+            let start = c * chunk;
+            let end = (start + chunk).min(positions);
+            debug_assert_eq!(out_chunk.len(), (end - start) * width);
+            debug_assert_eq!(scratch.len(), stage.n_scratch);
+            let args = PassArgs {
+                params: params.as_ptr(),
+                slots: slots.as_ptr(),
+                data: data.values().as_ptr(),
+                stride: data.width() * std::mem::size_of::<f64>(),
+                rows: rows.map_or(std::ptr::null(), |r| r.as_ptr()),
+                start,
+                end,
+                acc: out_chunk.as_mut_ptr(),
+                scratch: scratch.as_mut_ptr(),
+            };
+            // SAFETY: as in `reduce` for the parameter, slot, data and row reads (established
+            // by `check`). An output pass writes, for each position p in [start, end), the
+            // columns < width (the plan's columns are the root indices) of the output row at
+            // `acc + (p - start) * width` values: inside `out_chunk`, whose length is
+            // (end - start) * width because `out` has positions * width elements (checked in
+            // `run_into`) and is cut into chunks of `chunk * width`. Scratch accesses are
+            // < n_scratch == scratch.len(). `out_chunk` and `scratch` are exclusively borrowed
+            // here. The code has the `PassFn` signature and lives as long as `self`.
+            unsafe { pass(&args) };
+        };
+        let n_chunks = positions.div_ceil(chunk);
+        match pool {
+            Some(pool) if n_chunks > 1 => pool.install(|| {
+                out.par_chunks_mut(chunk * width).enumerate().for_each_init(
+                    || vec![0.0f64; stage.n_scratch],
+                    |scratch, (c, out_chunk)| run_chunk(c, out_chunk, scratch),
+                );
+            }),
+            _ => {
+                let mut scratch = vec![0.0f64; stage.n_scratch];
+                for (c, out_chunk) in out.chunks_mut(chunk * width).enumerate() {
+                    run_chunk(c, out_chunk, &mut scratch);
+                }
+            }
+        }
     }
 
     /// Sums the stage's accumulated arguments over the row positions: each chunk of

@@ -24,6 +24,14 @@
 //! once per row), because Cranelift's register allocator is superlinear in function size: a
 //! 30k-node MLP gradient takes ~2 s to compile as one function and ~0.15 s in segments.
 //!
+//! # Row kernels
+//!
+//! [`Kernel::compile_rows`] compiles roots that may be per-row (predictions, least-squares
+//! residuals and their Jacobian rows): after the stages their reductions need, one more row pass
+//! — the *output stage* — stores every root's value to an output row per row position, instead
+//! of summing ([`Kernel::eval_rows`]; chunks of rows write their own output rows, in parallel
+//! with a pool).
+//!
 //! # Code
 //!
 //! Arithmetic, `sqrt`, `abs`, comparisons, `max`/`min` (compare and select: Cranelift's

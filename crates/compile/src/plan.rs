@@ -53,6 +53,10 @@ pub(crate) struct StagePlan {
     /// Row-free operations (not leaves, not reductions) of this stage, in topological order, cut
     /// into segments (one function each).
     pub row_free: Vec<Vec<NodeId>>,
+    /// For the output stage of a row-output plan (see [`Plan::new_rows`]): instead of summing
+    /// them, the row pass stores its "accumulated" values, one output row per position, each
+    /// accumulated value `k` to the columns `outputs[k]` of a row of `n_roots` values.
+    pub outputs: Option<Vec<Vec<usize>>>,
 }
 
 /// Where a root's value comes from once every stage has run.
@@ -61,6 +65,8 @@ pub(crate) enum RootSource {
     Const(f64),
     Param(usize),
     Slot(usize),
+    /// Written by the output stage of a row-output plan, on every row.
+    Row,
 }
 
 #[derive(Clone, Debug)]
@@ -75,9 +81,34 @@ pub(crate) struct Plan {
 }
 
 impl Plan {
+    /// The plan for row-free `roots`: their values once every stage has run.
     pub fn new(
         graph: &Graph,
         roots: &[NodeId],
+        n_params: usize,
+        n_inputs: usize,
+        segment_nodes: usize,
+    ) -> Result<Plan, CompileError> {
+        Plan::build(graph, roots, false, n_params, n_inputs, segment_nodes)
+    }
+
+    /// The plan for `roots` that may be per-row: their values on every row. After the stages
+    /// the roots need, one more row pass (the *output stage*) computes the per-row roots and
+    /// stores every root's value to one output row per position.
+    pub fn new_rows(
+        graph: &Graph,
+        roots: &[NodeId],
+        n_params: usize,
+        n_inputs: usize,
+        segment_nodes: usize,
+    ) -> Result<Plan, CompileError> {
+        Plan::build(graph, roots, true, n_params, n_inputs, segment_nodes)
+    }
+
+    fn build(
+        graph: &Graph,
+        roots: &[NodeId],
+        rows: bool,
         n_params: usize,
         n_inputs: usize,
         segment_nodes: usize,
@@ -86,7 +117,9 @@ impl Plan {
         if let Some(&root) = roots.iter().find(|r| r.index() >= graph.len()) {
             return Err(CompileError::UnknownNode(root));
         }
-        if let Some(&root) = roots.iter().find(|r| graph.flags(**r).per_row) {
+        if let Some(&root) = roots.iter().find(|r| graph.flags(**r).per_row)
+            && !rows
+        {
             return Err(CompileError::PerRowRoot(root));
         }
         if n_params >= MAX_ARRAY || n_inputs >= MAX_ARRAY || graph.len() >= MAX_ARRAY {
@@ -164,7 +197,7 @@ impl Plan {
             }
         }
         for &root in roots {
-            if !graph.op(root).is_leaf() {
+            if !graph.op(root).is_leaf() && !graph.flags(root).per_row {
                 needs_slot[root.index()] = true;
             }
         }
@@ -205,39 +238,34 @@ impl Plan {
                 .chunks(segment_nodes)
                 .map(<[NodeId]>::to_vec)
                 .collect();
-            if stage.per_row.len() > 1 {
-                let mut segment_of: FxHashMap<NodeId, usize> = FxHashMap::default();
-                for (k, segment) in stage.per_row.iter().enumerate() {
-                    for &id in segment {
-                        segment_of.insert(id, k);
-                    }
-                }
-                let mut crossing: Vec<NodeId> = Vec::new();
-                for (k, segment) in stage.per_row.iter().enumerate() {
-                    for &id in segment {
-                        for &arg in graph.args(id) {
-                            // Inputs are read from the row again, not passed on.
-                            let computed = !graph.op(arg).is_leaf();
-                            if computed && segment_of.get(&arg).is_some_and(|&s| s != k) {
-                                crossing.push(arg);
-                            }
-                        }
-                    }
-                }
-                crossing.sort_unstable();
-                crossing.dedup();
-                stage.n_scratch = crossing.len();
-                stage.scratch_of = crossing
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, id)| (id, i))
-                    .collect();
-            }
+            assign_scratch(graph, stage);
         }
 
+        if rows {
+            // The output stage: every distinct root, stored to each of its columns.
+            let mut output = StagePlan::default();
+            let mut columns: Vec<Vec<usize>> = Vec::new();
+            for (column, &root) in roots.iter().enumerate() {
+                let next = output.accumulated.len();
+                let k = *output.acc_of.entry(root).or_insert(next);
+                if k == next {
+                    output.accumulated.push(root);
+                    columns.push(Vec::new());
+                }
+                columns[k].push(column);
+            }
+            output.per_row = per_row_cone(graph, &output.accumulated)
+                .chunks(segment_nodes)
+                .map(<[NodeId]>::to_vec)
+                .collect();
+            assign_scratch(graph, &mut output);
+            output.outputs = Some(columns);
+            stages.push(output);
+        }
         let roots = roots
             .iter()
             .map(|&r| match graph.op(r) {
+                _ if rows => RootSource::Row,
                 Op::Const(bits) => RootSource::Const(f64::from_bits(bits)),
                 Op::Param(i) => RootSource::Param(i as usize),
                 _ => RootSource::Slot(slot_of[r.index()] as usize),
@@ -258,6 +286,40 @@ impl Plan {
             s => Some(s as usize),
         }
     }
+}
+
+/// With more than one segment of per-row code: the scratch index of each per-row value that a
+/// later segment of the same row uses.
+fn assign_scratch(graph: &Graph, stage: &mut StagePlan) {
+    if stage.per_row.len() <= 1 {
+        return;
+    }
+    let mut segment_of: FxHashMap<NodeId, usize> = FxHashMap::default();
+    for (k, segment) in stage.per_row.iter().enumerate() {
+        for &id in segment {
+            segment_of.insert(id, k);
+        }
+    }
+    let mut crossing: Vec<NodeId> = Vec::new();
+    for (k, segment) in stage.per_row.iter().enumerate() {
+        for &id in segment {
+            for &arg in graph.args(id) {
+                // Inputs are read from the row again, not passed on.
+                let computed = !graph.op(arg).is_leaf();
+                if computed && segment_of.get(&arg).is_some_and(|&s| s != k) {
+                    crossing.push(arg);
+                }
+            }
+        }
+    }
+    crossing.sort_unstable();
+    crossing.dedup();
+    stage.n_scratch = crossing.len();
+    stage.scratch_of = crossing
+        .into_iter()
+        .enumerate()
+        .map(|(i, id)| (id, i))
+        .collect();
 }
 
 /// The per-row nodes needed to compute `roots` on one row, in topological order. Row-free
