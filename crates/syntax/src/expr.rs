@@ -39,8 +39,18 @@ impl Parser<'_> {
         }
     }
 
-    /// `a < b`, the condition of an `if`.
+    /// `a < b`, the condition of an `if`, also in parentheses: `if (a < b) then`.
     fn condition(&mut self) -> Expr {
+        if self.parenthesized_condition() {
+            let open = self.bump();
+            let inner = self.condition();
+            let close = self.expect_closing(TokenKind::RParen, open);
+            let end = close.map_or(inner.span, |t| t.span);
+            return Expr {
+                span: open.span.to(end),
+                kind: inner.kind,
+            };
+        }
         let lhs = self.additive();
         let Some(op) = compare_op(self.peek()) else {
             if !lhs_is_error(&lhs) {
@@ -81,6 +91,37 @@ impl Parser<'_> {
                 rhs: Box::new(rhs),
             },
         }
+    }
+
+    /// Whether the condition ahead is a comparison in parentheses followed by `then`: `(`, a
+    /// comparison operator inside, the matching `)`, then `then`. (Parsing the inside as a
+    /// condition reports a comparison that is nested deeper where it stands.)
+    fn parenthesized_condition(&self) -> bool {
+        if self.peek() != TokenKind::LParen {
+            return false;
+        }
+        let mut depth = 0usize;
+        let mut compares = false;
+        for k in 0.. {
+            match self.nth(k).kind {
+                TokenKind::LParen | TokenKind::LBracket => depth += 1,
+                TokenKind::RParen | TokenKind::RBracket => {
+                    depth -= 1;
+                    if depth == 0 {
+                        // Closing parentheses of outer groups may follow: `((a < b)) then`.
+                        let mut next = k + 1;
+                        while self.nth(next).kind == TokenKind::RParen {
+                            next += 1;
+                        }
+                        return compares && self.nth(next).kind == TokenKind::Then;
+                    }
+                }
+                TokenKind::Newline | TokenKind::Semicolon | TokenKind::Eof => return false,
+                kind if compare_op(kind).is_some() => compares = true,
+                _ => {}
+            }
+        }
+        false
     }
 
     fn additive(&mut self) -> Expr {
@@ -296,13 +337,15 @@ impl Parser<'_> {
     }
 
     /// `sum(i) body` (an index sum) or `sum(v)` (a call): it is an index sum when `( name )` is
-    /// followed by something that starts an operand. A `-` does not count, so `sum(v) - 1`
-    /// stays a subtraction.
+    /// followed by something that starts an operand. After a `-` it is an index sum only if
+    /// the rest of the statement indexes with the name (`sum(i) -a[i] * b[i]`: a value is never
+    /// an index), so `sum(v) - 1` stays a subtraction.
     fn sum_or_mean(&mut self, keyword: Token) -> Expr {
         let is_index_form = self.nth(1).kind == TokenKind::LParen
             && self.nth(2).kind == TokenKind::Ident
             && self.nth(3).kind == TokenKind::RParen
-            && starts_operand(self.nth(4).kind);
+            && (starts_operand(self.nth(4).kind)
+                || (self.nth(4).kind == TokenKind::Minus && self.indexes_later(self.nth(2), 5)));
         let reduction = if keyword.kind == TokenKind::Sum {
             Reduction::Sum
         } else {
@@ -338,6 +381,24 @@ impl Parser<'_> {
                 span: keyword.span,
             },
         }
+    }
+
+    /// Whether `[name` occurs from the `from`-th token ahead to the end of the statement.
+    fn indexes_later(&self, name: Token, from: usize) -> bool {
+        let name = self.text(name);
+        for k in from.. {
+            match self.nth(k).kind {
+                TokenKind::Newline | TokenKind::Semicolon | TokenKind::Eof => return false,
+                TokenKind::LBracket
+                    if self.nth(k + 1).kind == TokenKind::Ident
+                        && self.text(self.nth(k + 1)) == name =>
+                {
+                    return true;
+                }
+                _ => {}
+            }
+        }
+        false
     }
 
     fn if_expression(&mut self, keyword: Token) -> Expr {

@@ -78,6 +78,21 @@ minimize 1e-3 + 2.5E+4 + .5 + 3.25
 }
 
 #[test]
+fn parenthesized_conditions_and_negated_index_sums() {
+    // A comparison in parentheses is still the condition; `sum(i) -a[i] * b[i]` is an index
+    // sum of the one multiplicative term `(-a[i]) * b[i]`, because `i` indexes later in the
+    // statement, while `sum(v) - w` stays a subtraction.
+    let source = "\
+minimize if (x > y) then 1 else 2
+minimize if ((x + 1 <= y)) then a else b
+minimize if (x + 1) > y then a else b
+minimize sum(i) -a[i] * b[i] + c
+minimize sum(v) - w[0]
+";
+    insta::assert_snapshot!("parenthesized_conditions", check(source));
+}
+
+#[test]
 fn newlines_inside_brackets_are_ignored() {
     let source = "minimize (a +\n  b) * f(c,\n  d)[\n0]\n";
     insta::assert_snapshot!("newlines_in_brackets", check(source));
