@@ -83,7 +83,6 @@ error_tests! {
     function_returns_vector: "param v[3]\nfn f(a) = a * v\nparam w = 1\nminimize f(w)\n";
     function_argument_shapes: "fn f(a, b) = a * b\nparam u[3]\nparam v[2]\nminimize sum(f(u, v))\n";
     if_branch_shapes: "param u[3]\nparam v[2]\nminimize sum(if u[0] > 0 then u else v)\n";
-    index_sum_with_negative_body: "param w[2]\nminimize sum(i) -w[i]\n";
     short_names_get_no_suggestion: "param w = 1\nminimize (w - q)^2\n";
     softmax_of_matrix: "param W[2][2]\nminimize sum(softmax(W))\n";
 }

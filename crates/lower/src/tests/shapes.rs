@@ -99,6 +99,18 @@ fn per_row_values_are_flagged() {
 }
 
 #[test]
+fn index_sums_with_a_negated_body_and_parenthesized_conditions() {
+    // LANGUAGE.md §4: the body of `sum(i)` is one multiplicative term, and unary minus binds
+    // tighter than `*`: `sum(i) -a[i] * b[i] + c` is Σ(−a[i]·b[i]) + c.
+    let source = "param a[3]\nparam b[3]\nparam c\nminimize sum(i) -a[i] * b[i] + c\n";
+    let value = objective(source, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 0.5], &[]);
+    assert_eq!(value, -(4.0 + 10.0 + 18.0) + 0.5);
+    let source = "param x\nparam y\nminimize if (x > y) then x else 10 * y\n";
+    assert_eq!(objective(source, &[3.0, 2.0], &[]), 3.0);
+    assert_eq!(objective(source, &[1.0, 2.0], &[]), 20.0);
+}
+
+#[test]
 fn rosenbrock_value() {
     let source = "param x = -1.2\nparam y = 1\nminimize (1 - x)^2 + 100 * (y - x^2)^2\n";
     let expected = 2.2f64.powi(2) + 100.0 * (1.0 - 1.44f64).powi(2);
