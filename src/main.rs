@@ -105,8 +105,8 @@ struct RunArgs {
     /// constant, linear, quadratic, exp:BETA or step:EVERY:FACTOR.
     #[arg(long, default_value = "constant")]
     schedule: String,
-    /// Stop when the loss changes by less than this between steps (default 0: never). For
-    /// newton, lbfgs and lm: the relative reduction (MINPACK's ftol; default off).
+    /// Stop when the loss changes by less than this between steps, |L_k − L_(k−1)| < X
+    /// (default 0: never), for every optimizer.
     #[arg(long)]
     tol: Option<f64>,
     /// Stop when the gradient norm is below this (default 1e-12; for newton, lbfgs and lm
@@ -382,7 +382,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         let defaults = gradc_minimize::SecondOrderSettings::default();
         gradc_minimize::SecondOrderSettings {
             max_iterations: args.steps.unwrap_or(defaults.max_iterations),
-            ftol: args.tol.unwrap_or(defaults.ftol),
+            tol: args.tol.unwrap_or(defaults.tol),
             gtol: args.grad_tol.unwrap_or(defaults.gtol),
             ..defaults
         }

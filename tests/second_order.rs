@@ -224,3 +224,38 @@ fn standard_errors_of_a_linear_fit_are_the_textbook_ols_errors() {
         }
     }
 }
+
+#[test]
+fn tol_stops_every_second_order_method_on_the_change_of_the_loss() {
+    // LANGUAGE.md §5: the run stops when |L_k − L_(k−1)| < --tol, whatever the optimizer.
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("second-order-tol");
+    std::fs::create_dir_all(&dir).expect("scratch directory");
+    let model = dir.join("quartic.loss");
+    std::fs::write(&model, "param w = 0\nminimize ((w - 3)^2)^2\n").expect("model");
+    let model = model.display().to_string();
+    for optimizer in ["newton", "lbfgs", "lm"] {
+        let v = run_json(&[
+            "run",
+            &model,
+            "--optimizer",
+            optimizer,
+            "--tol",
+            "1e-3",
+            "--json",
+        ]);
+        assert_eq!(v["stop_reason"], "tolerance", "{optimizer}: {v}");
+        let losses: Vec<f64> = v["history"]
+            .as_array()
+            .expect("history")
+            .iter()
+            .map(|pair| pair[1].as_f64().expect("loss"))
+            .collect();
+        let changes: Vec<f64> = losses.windows(2).map(|w| (w[0] - w[1]).abs()).collect();
+        let (last, before) = changes.split_last().expect("at least two steps");
+        assert!(*last < 1e-3, "{optimizer}: {changes:?}");
+        assert!(
+            before.iter().all(|&c| c >= 1e-3),
+            "{optimizer}: {changes:?}"
+        );
+    }
+}

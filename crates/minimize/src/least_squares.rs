@@ -42,7 +42,7 @@
 //! diverged.
 
 use crate::line_search::{FLAT, NOISE_REGIME};
-use crate::second::{Run, Stall, reduction_test, relative_step};
+use crate::second::{Run, Stall, change_test, reduction_test, relative_step};
 use crate::{Divergence, Outcome, Progress, SecondOrderSettings, StopReason};
 use nalgebra::{DMatrix, DVector};
 use std::sync::atomic::AtomicBool;
@@ -218,7 +218,8 @@ pub fn levenberg_marquardt(
                     .max(LAMBDA_MIN);
                 nu = 2.0;
                 let step = relative_step(&x, &trial, settings.xtol);
-                pending = if let Some(detail) = reduction {
+                let change = change_test(scale * sum, scale * sum_new, settings.tol);
+                pending = if let Some(detail) = change.or(reduction) {
                     Some((StopReason::Tolerance, detail))
                 } else if step <= settings.xtol {
                     let detail = format!("relative step {step:.3e} ≤ xtol = {:e}", settings.xtol);

@@ -51,6 +51,9 @@ pub struct SecondOrderSettings {
     /// stops changing (`xtol`), the gradient vanishes (`gtol`), or the predicted decrease stops
     /// shrinking at the rounding level ("no further progress").
     pub ftol: f64,
+    /// The contract's `--tol`: stop when an accepted step changes `f` by less than this,
+    /// `|f_k − f_(k−1)| < tol`. Default 0 (off).
+    pub tol: f64,
     /// Relative step size below which the run stops. Default 1e-15.
     pub xtol: f64,
     /// Gradient test `‖∇f‖∞ ≤ gtol · max(1, |f|)`. Default 1e-14.
@@ -65,6 +68,7 @@ impl Default for SecondOrderSettings {
             max_iterations: 1000,
             max_evaluations: 10_000,
             ftol: 0.0,
+            tol: 0.0,
             xtol: 1e-15,
             gtol: 1e-14,
             lbfgs_memory: 10,
@@ -477,6 +481,9 @@ pub(crate) fn step_tests(
         let detail = "no further progress possible: the step leaves x unchanged in f64".into();
         return Some((StopReason::Tolerance, detail));
     }
+    if let Some(detail) = change_test(f, f_new, settings.tol) {
+        return Some((StopReason::Tolerance, detail));
+    }
     let scale = f.abs().max(f64::MIN_POSITIVE);
     if let Some(detail) = reduction_test((f - f_new) / scale, predicted / scale, settings.ftol) {
         return Some((StopReason::Tolerance, detail));
@@ -486,6 +493,12 @@ pub(crate) fn step_tests(
         let detail = format!("relative step {step:.3e} ≤ xtol = {:e}", settings.xtol);
         (StopReason::Tolerance, detail)
     })
+}
+
+/// The contract's `--tol` test: `|f − f_new| < tol` (never with `tol = 0`).
+pub(crate) fn change_test(f: f64, f_new: f64, tol: f64) -> Option<String> {
+    let change = (f - f_new).abs();
+    (change < tol).then(|| format!("|ΔL| = {change:.3e} < {tol:e}"))
 }
 
 /// MINPACK's relative-reduction test: the actual and the predicted relative reductions are
