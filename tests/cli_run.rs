@@ -172,6 +172,36 @@ fn a_nan_names_the_term_and_the_data_row() {
 }
 
 #[test]
+fn a_non_finite_gradient_names_the_partial_and_the_term() {
+    // A finite loss whose gradient is not: ‖v‖ at v = 0, √y at y = 0.
+    let dir = scratch("gradient");
+    std::fs::write(dir.join("n.loss"), "param v[3] = 0\nminimize norm(v)\n").unwrap();
+    let out = gradc_in(&dir, &["run", "n.loss", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("gradient is not finite at step 0"), "{err}");
+    assert!(err.contains("∂L/∂v[0] = NaN"), "{err}");
+    assert!(err.contains("n.loss:2:10: `norm(v)`"), "{err}");
+    let v = json(&out);
+    assert_eq!(v["stop_reason"], "diverged");
+    // The start is kept, with its (finite) loss.
+    assert_eq!(v["loss"], 0.0);
+    assert!(v["stop_detail"].as_str().unwrap().contains("gradient"), "{v}");
+    std::fs::write(
+        dir.join("s.loss"),
+        "param x = 3\nparam y = 0.01\nminimize (x - 1)^2 + sqrt(y)\n",
+    )
+    .unwrap();
+    // y reaches 0 (or below) after a few steps; the step's parameters are kept.
+    let out = gradc_in(&dir, &["run", "s.loss", "--lr", "0.1", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("s.loss:3:22: `sqrt(y)`"), "{err}");
+    let v = json(&out);
+    assert!(v["loss"].as_f64().is_some_and(f64::is_finite), "{v}");
+}
+
+#[test]
 fn out_is_written_whole_and_quiet_prints_nothing() {
     let dir = scratch("out");
     let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/rosenbrock.loss");

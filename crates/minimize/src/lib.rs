@@ -313,7 +313,18 @@ pub fn minimize(
         let finite_gradient = squares.is_finite() || grad.iter().all(|g| g.is_finite());
         if !loss.is_finite() || exploded || !finite_gradient {
             let last_good = if step == 0 { params.clone() } else { before };
-            let good_loss = previous.unwrap_or(f64::NAN);
+            // At step 0 the start is kept: its loss, if that is what was finite.
+            let good_loss = previous.unwrap_or(if loss.is_finite() { loss } else { f64::NAN });
+            let detail = if !loss.is_finite() {
+                format!("loss {loss} at step {step}")
+            } else if exploded {
+                format!(
+                    "loss {loss} at step {step}: more than {:e} times the first",
+                    settings.explode_factor
+                )
+            } else {
+                format!("gradient not finite at step {step} (loss {loss})")
+            };
             history.push((step, loss));
             return Outcome {
                 params: last_good,
@@ -326,7 +337,7 @@ pub fn minimize(
                     loss,
                     bad_params: params,
                 }),
-                detail: Some(format!("loss {loss} at step {step}")),
+                detail: Some(detail),
             };
         }
         if until_history == 0 {

@@ -687,7 +687,8 @@ impl<'a> Run<'a> {
             loss,
             bad_params: start.clone(),
         };
-        self.diverge_with(start, f64::NAN, 0, divergence, what)
+        let kept = if loss.is_finite() { loss } else { f64::NAN };
+        self.diverge_with(start, kept, 0, divergence, what)
     }
 
     /// The next point (`bad`, at step `steps + 1`) was not finite; `params` is the last good
