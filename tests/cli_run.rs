@@ -186,7 +186,10 @@ fn a_non_finite_gradient_names_the_partial_and_the_term() {
     assert_eq!(v["stop_reason"], "diverged");
     // The start is kept, with its (finite) loss.
     assert_eq!(v["loss"], 0.0);
-    assert!(v["stop_detail"].as_str().unwrap().contains("gradient"), "{v}");
+    assert!(
+        v["stop_detail"].as_str().unwrap().contains("gradient"),
+        "{v}"
+    );
     std::fs::write(
         dir.join("s.loss"),
         "param x = 3\nparam y = 0.01\nminimize (x - 1)^2 + sqrt(y)\n",

@@ -354,9 +354,15 @@ pub fn minimize(
             Some((StopReason::Tolerance, Some(detail)))
         } else if gradient_tol > 0.0
             // The squared norm screens; the norm itself decides (a tiny tolerance squared may
-            // underflow).
+            // underflow). A mini-batch's gradient can vanish away from the minimum (one row
+            // fitted exactly): then the gradient over all rows decides.
             && (squares < gradient_tol * gradient_tol || gradient_tol < 1e-150)
             && norm(&grad) < gradient_tol
+            && (batch == Batch::All || {
+                let mut full = vec![0.0; n];
+                objective.value_grad(&params, Batch::All, &mut full);
+                norm(&full) < gradient_tol
+            })
         {
             let detail = format!(
                 "gradient norm {:.3e} < {:e}",

@@ -372,3 +372,42 @@ fn sgd_visits_every_row_once_per_epoch_and_is_seeded() {
     run(&objective, &[0.0], settings);
     assert_eq!(*objective.seen.borrow(), seen, "same seed, same batches");
 }
+
+#[test]
+fn sgd_does_not_stop_where_only_a_mini_batch_gradient_vanishes() {
+    // Targets 0 and 2 from w = 0: the batch {row 0} has gradient 0, the full gradient is −2.
+    for seed in 0..8 {
+        let objective = Rows {
+            targets: vec![0.0, 2.0],
+            seen: Default::default(),
+        };
+        let settings = Settings {
+            method: Method::Sgd,
+            batch: 1,
+            seed,
+            gradient_tol: 1e-12,
+            ..gd(0.1, 100)
+        };
+        let out = run(&objective, &[0.0], settings);
+        assert_eq!(
+            out.stop_reason,
+            StopReason::MaxSteps,
+            "seed {seed}: {out:?}"
+        );
+        assert_eq!(out.steps, 100);
+    }
+    // Where the full gradient does vanish, sgd stops on it.
+    let objective = Rows {
+        targets: vec![1.0, 1.0],
+        seen: Default::default(),
+    };
+    let settings = Settings {
+        method: Method::Sgd,
+        batch: 1,
+        gradient_tol: 1e-12,
+        ..gd(0.1, 100)
+    };
+    let out = run(&objective, &[1.0], settings);
+    assert_eq!(out.stop_reason, StopReason::Gradient);
+    assert_eq!(out.steps, 0);
+}
