@@ -58,13 +58,36 @@ pub struct Derived {
     pub timings: Timings,
 }
 
+/// Whether the objective's graph is beyond the simplifier's `large_graph` size.
+fn graph_is_large(program: &Program, config: &DeriveConfig) -> bool {
+    program.graph.cone(&[program.objective]).len() > config.simplify.large_graph
+}
+
 /// Differentiates the objective (and the gradient, for the Hessian) and simplifies the value,
 /// gradient and Hessian together in one e-graph.
 pub fn derive(program: &Program, config: &DeriveConfig) -> Derived {
     let started = Instant::now();
-    let mut graph = program.graph.clone();
     let n = program.param_count();
-    let objective = program.objective;
+    // A graph too large for equality saturation to be relied on gets the stable forms of its
+    // logarithms (`log σ`, `log(1 − σ)`, `log(1 + exp)`) directly, before differentiation, so
+    // that neither the loss nor the gradient turns NaN on rows the model fits confidently.
+    let large = graph_is_large(program, config);
+    let (mut graph, objective, names) = if large && !config.no_simplify {
+        let stable = gradc_simplify::stabilize(&program.graph, &[program.objective]);
+        let names = program
+            .names
+            .iter()
+            .filter_map(|(id, name)| stable.map.get(id).map(|&new| (new, name.clone())))
+            .collect();
+        (stable.graph, stable.roots[0], names)
+    } else {
+        (
+            program.graph.clone(),
+            program.objective,
+            program.names.clone(),
+        )
+    };
+    let forward_written = op_count(&graph, &[objective]);
     let gradient = gradc_grad::grad(&mut graph, objective, n);
     let hessian = config
         .hessian
@@ -87,7 +110,6 @@ pub fn derive(program: &Program, config: &DeriveConfig) -> Derived {
             gradient_unsimplified,
             hessian: hessian.as_ref().map(|_| op_count(&graph, &roots)),
         };
-        let names = program.names.clone();
         return Derived {
             graph,
             objective,
@@ -103,9 +125,9 @@ pub fn derive(program: &Program, config: &DeriveConfig) -> Derived {
         };
     }
 
-    if config.for_run && graph.cone(&[objective]).len() > config.simplify.large_graph {
+    if config.for_run && large {
         let (result, names, gradient_ops, hessian_ops) =
-            joint(&graph, objective, &gradient, config, &program.names);
+            joint(&graph, objective, &gradient, config, &names);
         let mut roots = result.roots.into_iter();
         let objective = roots.next().unwrap_or_default();
         let gradient: Vec<NodeId> = roots.by_ref().take(n).collect();
@@ -120,7 +142,7 @@ pub fn derive(program: &Program, config: &DeriveConfig) -> Derived {
             hessian,
             names,
             ops: OpCounts {
-                forward: op_count(&program.graph, &[program.objective]),
+                forward: forward_written,
                 gradient: gradient_ops,
                 gradient_unsimplified,
                 hessian: hessian_ops,
@@ -138,7 +160,7 @@ pub fn derive(program: &Program, config: &DeriveConfig) -> Derived {
     // `log σ(z)` into softplus forms, whose derivatives need no further algebra) and from the
     // objective as written; each is simplified together with its value, and the smaller wins.
     let (forward, forward_names) =
-        gradc_simplify::simplify_named(&graph, &[objective], &program.names, &config.simplify);
+        gradc_simplify::simplify_named(&graph, &[objective], &names, &config.simplify);
     let forward_ops = op_count(&forward.graph, &forward.roots);
     let from_simplified = {
         let mut g = forward.graph.clone();
@@ -147,7 +169,7 @@ pub fn derive(program: &Program, config: &DeriveConfig) -> Derived {
         joint(&g, root, &gradient, config, &forward_names)
     };
     let from_original = (gradient_unsimplified <= config.simplify.algebra_limit)
-        .then(|| joint(&graph, objective, &gradient, config, &program.names));
+        .then(|| joint(&graph, objective, &gradient, config, &names));
     let (result, names, gradient_ops, hessian_ops) = match from_original {
         Some(original) if original.2 < from_simplified.2 => original,
         _ => from_simplified,

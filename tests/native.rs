@@ -245,3 +245,85 @@ fn fused_loops_change_no_result_on_the_data_free_examples() {
     }
     assert!(fused.len() >= 5, "{fused:?}");
 }
+
+#[test]
+fn gradient_check_passes_at_the_fitted_optimum() {
+    // At a minimum the partials are ~0 and finite differences are all error: the check must
+    // not call a correct gradient wrong there (`gradc run … --out fit.json` then
+    // `gradc check … --at fit.json`).
+    for path in [
+        "examples/rosenbrock.loss",
+        "examples/logistic_regression.loss",
+        "examples/softmax_regression.loss",
+        "examples/nist/misra1a.loss",
+    ] {
+        let program = common::compile(path);
+        let data = common::load_data(path, &program);
+        let built = gradc::build(&program, &data, false, 1).expect("builds");
+        let start = common::initial_params(&program);
+        let outcome = gradc_minimize::lbfgs(
+            &built.objective,
+            &start,
+            &gradc_minimize::SecondOrderSettings::default(),
+            &AtomicBool::new(false),
+            &mut Silent,
+        );
+        let mut grad = vec![0.0; start.len()];
+        built
+            .objective
+            .value_grad(&outcome.params, Batch::All, &mut grad);
+        let norm = gradc_minimize::norm(&grad);
+        let report = gradc::check::check(&built.objective, &outcome.params);
+        assert!(
+            report.max_relative_error <= gradc::check::DEFAULT_TOLERANCE,
+            "{path} at the optimum (‖∇L‖ = {norm:e}): {report:?}"
+        );
+    }
+}
+
+#[test]
+fn large_models_get_the_stable_logarithms_without_equality_saturation() {
+    // The logistic model as a "large" one (large_graph = 5 nodes) whose e-graph budget is
+    // spent at once: the stable forms must come from the direct pass. At weights
+    // that saturate σ on some rows, the loss and gradient stay finite — as written on the
+    // slide they are NaN (0 · log 0).
+    let path = "examples/logistic_regression.loss";
+    let program = common::compile(path);
+    let data = common::load_data(path, &program);
+    let n = program.param_count();
+    let saturated: Vec<f64> = (0..n).map(|i| if i == 0 { 60.0 } else { 0.0 }).collect();
+    let written =
+        gradc_graph::interp::evaluate(&program.graph, &[program.objective], &saturated, &data)
+            .expect("evaluates")[0];
+    assert!(written.is_nan(), "{written}");
+    for for_run in [true, false] {
+        let mut config = gradc::DeriveConfig {
+            for_run,
+            ..gradc::DeriveConfig::default()
+        };
+        config.simplify.large_graph = 5;
+        // And a budget that lets saturation do nothing, as on a graph of 10⁵ nodes.
+        config.simplify.node_limit = 1;
+        let derived = gradc::derive(&program, &config);
+        let mut roots = vec![derived.objective];
+        roots.extend(&derived.gradient);
+        let values = gradc_graph::interp::evaluate(&derived.graph, &roots, &saturated, &data)
+            .expect("evaluates");
+        assert!(
+            values.iter().all(|v| v.is_finite()),
+            "for_run {for_run}: {values:?}"
+        );
+        // And the same values as written where those are finite.
+        let start = vec![0.1; n];
+        let value =
+            gradc_graph::interp::evaluate(&derived.graph, &[derived.objective], &start, &data)
+                .expect("evaluates")[0];
+        let expected =
+            gradc_graph::interp::evaluate(&program.graph, &[program.objective], &start, &data)
+                .expect("evaluates")[0];
+        assert!(
+            (value - expected).abs() <= 1e-12 * expected.abs(),
+            "{value} vs {expected}"
+        );
+    }
+}

@@ -19,8 +19,11 @@
 mod extract;
 mod lang;
 mod rules;
+mod stabilize;
 #[cfg(test)]
 mod tests;
+
+pub use stabilize::{Stabilized, stabilize};
 
 use egg::{Id, Runner, StopReason};
 use gradc_graph::count::op_count;
