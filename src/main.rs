@@ -29,6 +29,44 @@ macro_rules! outln {
     };
 }
 
+/// A finite number, for the flags below.
+fn finite(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(x) if x.is_finite() => Ok(x),
+        Ok(_) => Err("must be a finite number".into()),
+        Err(_) => Err(format!("`{text}` is not a number")),
+    }
+}
+
+/// `--lr`, `--eps`: a finite number above 0.
+fn positive(text: &str) -> Result<f64, String> {
+    finite(text).and_then(|x| (x > 0.0).then_some(x).ok_or("must be above 0".into()))
+}
+
+/// `--tol`, `--grad-tol`: a finite number, 0 or more (0 turns the rule off).
+fn non_negative(text: &str) -> Result<f64, String> {
+    finite(text).and_then(|x| (x >= 0.0).then_some(x).ok_or("must be 0 or more".into()))
+}
+
+/// `--momentum`, `--decay`, `--beta1`, `--beta2`: a decay rate in [0, 1).
+fn unit_interval(text: &str) -> Result<f64, String> {
+    finite(text).and_then(|x| {
+        (0.0..1.0)
+            .contains(&x)
+            .then_some(x)
+            .ok_or("must be at least 0 and below 1".into())
+    })
+}
+
+/// `--batch`: at least one row.
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("`{text}` is not a whole number")),
+    }
+}
+
 fn write_out(text: std::fmt::Arguments, newline: bool) {
     use std::io::Write;
     let mut stdout = std::io::stdout().lock();
@@ -94,24 +132,24 @@ struct RunArgs {
     #[arg(long, default_value = "gd")]
     optimizer: String,
     /// Learning rate (default: 0.001 for adam and rmsprop, 0.01 otherwise).
-    #[arg(long)]
+    #[arg(long, value_parser = positive)]
     lr: Option<f64>,
     /// The most parameter updates (default 1000; for newton, lbfgs and lm: 1000 iterations).
     #[arg(long)]
     steps: Option<usize>,
     /// Mini-batch size for sgd.
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 32, value_parser = at_least_one)]
     batch: usize,
     /// constant, linear, quadratic, exp:BETA or step:EVERY:FACTOR.
     #[arg(long, default_value = "constant")]
     schedule: String,
     /// Stop when the loss changes by less than this between steps, |L_k − L_(k−1)| < X
     /// (default 0: never), for every optimizer.
-    #[arg(long)]
+    #[arg(long, value_parser = non_negative)]
     tol: Option<f64>,
     /// Stop when the gradient norm is below this (default 1e-12; for newton, lbfgs and lm
     /// ‖g‖∞ ≤ X·max(1, |L|) with default 1e-14).
-    #[arg(long)]
+    #[arg(long, value_parser = non_negative)]
     grad_tol: Option<f64>,
     /// Seed for random initial values and mini-batch shuffles.
     #[arg(long, default_value_t = 0)]
@@ -119,20 +157,20 @@ struct RunArgs {
     /// Threads for evaluating the data rows (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
-    /// Momentum β for momentum and nesterov.
-    #[arg(long)]
+    /// Momentum β for momentum and nesterov, in [0, 1).
+    #[arg(long, value_parser = unit_interval)]
     momentum: Option<f64>,
-    /// Decay of RMSprop's running average.
-    #[arg(long)]
+    /// Decay of RMSprop's running average, in [0, 1).
+    #[arg(long, value_parser = unit_interval)]
     decay: Option<f64>,
-    /// Adam's β₁.
-    #[arg(long)]
+    /// Adam's β₁, in [0, 1).
+    #[arg(long, value_parser = unit_interval)]
     beta1: Option<f64>,
-    /// Adam's β₂.
-    #[arg(long)]
+    /// Adam's β₂, in [0, 1).
+    #[arg(long, value_parser = unit_interval)]
     beta2: Option<f64>,
     /// ε of adagrad, rmsprop and adam.
-    #[arg(long)]
+    #[arg(long, value_parser = positive)]
     eps: Option<f64>,
     /// Print one JSON object on stdout and nothing else there.
     #[arg(long)]

@@ -60,7 +60,7 @@ pub enum SetupError {
         "unknown optimizer `{0}`: expected one of gd, sgd, momentum, nesterov, adagrad, rmsprop, adam, newton, lbfgs, lm"
     )]
     UnknownOptimizer(String),
-    #[error("{0}")]
+    #[error(transparent)]
     Schedule(#[from] gradc_minimize::schedule::ScheduleError),
 }
 

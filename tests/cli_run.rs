@@ -365,3 +365,41 @@ fn a_closed_stdout_is_no_panic_and_out_is_still_written() {
         serde_json::from_str(&std::fs::read_to_string(&out).expect("--out written")).expect("json");
     assert_eq!(written["steps"], 20000);
 }
+
+#[test]
+fn meaningless_flag_values_are_usage_errors() {
+    let model = "examples/seeds/quadratic.loss";
+    for bad in [
+        ["--batch", "0"],
+        ["--lr", "nan"],
+        ["--lr", "inf"],
+        ["--lr", "0"],
+        ["--eps", "0"],
+        ["--beta1", "1"],
+        ["--momentum", "1.5"],
+        ["--tol", "nan"],
+    ] {
+        let out = gradc(&["run", model, "--steps", "3", bad[0], bad[1]]);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(bad[0]), "{bad:?}: {}", stderr(&out));
+    }
+    // exp:0 is a constant rate, and a bad schedule is named once.
+    let out = gradc(&[
+        "run",
+        model,
+        "--steps",
+        "3",
+        "--schedule",
+        "exp:0",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = gradc(&["run", model, "--schedule", "bogus"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out).matches("unknown schedule").count(),
+        1,
+        "{}",
+        stderr(&out)
+    );
+}

@@ -49,7 +49,7 @@ impl FromStr for Schedule {
             ["quadratic"] => Ok(Schedule::Quadratic),
             ["exp", beta] => {
                 let beta: f64 = beta.parse().map_err(|_| error())?;
-                (beta > 0.0 && beta.is_finite())
+                (beta >= 0.0 && beta.is_finite())
                     .then_some(Schedule::Exponential { beta })
                     .ok_or_else(error)
             }
