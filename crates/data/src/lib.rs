@@ -141,13 +141,14 @@ fn parse_into(text: &[u8], inputs: &[InputInfo], report: &mut Report) -> Option<
         .trim(csv::Trim::All)
         .from_reader(text);
     let mut records = reader.records();
+    let mut lines = Lines::default();
     let header = match records.next() {
         None => {
             report.push(DataProblem::Empty);
             return None;
         }
         Some(Err(e)) => {
-            report.push(malformed(&e));
+            report.push(malformed(text, &mut lines, &e));
             return None;
         }
         Some(Ok(record)) => record,
@@ -164,11 +165,11 @@ fn parse_into(text: &[u8], inputs: &[InputInfo], report: &mut Report) -> Option<
         let record = match record {
             Ok(record) => record,
             Err(e) => {
-                report.push(malformed(&e));
+                report.push(malformed(text, &mut lines, &e));
                 continue;
             }
         };
-        let line = record.position().map_or(0, |p| p.line());
+        let line = lines.of(text, record.position());
         if record.len() == 1 && record.get(0) == Some("") {
             // A blank line (often the last one): not a row.
             continue;
@@ -211,10 +212,44 @@ fn parse_into(text: &[u8], inputs: &[InputInfo], report: &mut Report) -> Option<
     })
 }
 
-fn malformed(error: &csv::Error) -> DataProblem {
+fn malformed(text: &[u8], lines: &mut Lines, error: &csv::Error) -> DataProblem {
     DataProblem::Malformed {
-        line: error.position().map_or(0, |p| p.line()),
+        line: lines.of(text, error.position()),
         message: error.to_string(),
+    }
+}
+
+/// File lines of records, counted as the reader goes (records come in file order). The csv
+/// reader's own line count leaves out the blank lines it skips, and a record's byte position
+/// is where the reader started looking for it — before those blank lines.
+#[derive(Default)]
+struct Lines {
+    /// Bytes counted so far, and the newlines among them.
+    scanned: usize,
+    newlines: u64,
+}
+
+impl Lines {
+    /// The 1-based line on which the record at `position` starts.
+    fn of(&mut self, text: &[u8], position: Option<&csv::Position>) -> u64 {
+        let Some(position) = position else {
+            return 0;
+        };
+        let mut start = (position.byte() as usize).min(text.len());
+        while start < text.len() && matches!(text[start], b'\n' | b'\r') {
+            start += 1;
+        }
+        if start < self.scanned {
+            // Not in file order after all: count from the beginning.
+            self.scanned = 0;
+            self.newlines = 0;
+        }
+        self.newlines += text[self.scanned..start]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count() as u64;
+        self.scanned = start;
+        1 + self.newlines
     }
 }
 

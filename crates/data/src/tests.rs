@@ -139,3 +139,16 @@ fn a_validation_split_is_seeded_and_disjoint() {
     let two = crate::split(&Data::from_rows(&rows[..2]), 0.01, 0);
     assert_eq!((two.training.n_rows, two.validation.n_rows), (1, 1));
 }
+
+#[test]
+fn lines_count_the_blank_lines_before_a_row() {
+    // The line an editor shows: blank lines (LF or CRLF) before the bad row are counted.
+    insta::assert_snapshot!(
+        check_error("a,b c,u,y\n1,2,3,4\n\n\n5,x,6,7\n"),
+        @r#"data.csv: line 5, column "b c" (2): "x" is not a number"#
+    );
+    insta::assert_snapshot!(
+        check_error("a,b c,u,y\r\n1,2,3,4\r\n\r\n5,6,7\r\n8,9,z,10\r\n"),
+        @"data.csv: line 4: 3 cells, but the header has 4"
+    );
+}
