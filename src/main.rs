@@ -292,6 +292,15 @@ fn main() -> ExitCode {
     }
 }
 
+/// Prints an error about a place in the model, rendered as the compiler renders its own.
+fn report_at(model: &Path, source: &str, diagnostic: gradc_syntax::Diagnostic) {
+    let name = gradc::display_name(model);
+    eprint!(
+        "{}",
+        gradc_syntax::render(&name, source, &[diagnostic], color_on_stderr())
+    );
+}
+
 fn color_on_stderr() -> bool {
     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
 }
@@ -339,10 +348,36 @@ fn load_inputs(
         (Some(path), _) => path.to_path_buf(),
         (None, Some(relative)) => model.parent().unwrap_or(Path::new("")).join(relative),
         (None, None) if inputs.is_empty() => return Ok(Ok(Data::empty())),
-        (None, None) => anyhow::bail!(
-            "{} reads inputs but names no data file: add `data \"file.csv\"` or pass --data",
-            model.display()
-        ),
+        (None, None) => {
+            let source = std::fs::read_to_string(model)
+                .with_context(|| format!("cannot read {}", model.display()))?;
+            // The first `input` statement is where the model asks for data.
+            let parsed = gradc_syntax::parse(&source);
+            let input = parsed
+                .file
+                .statements
+                .iter()
+                .find(|s| matches!(s.kind, gradc_syntax::ast::StmtKind::Input { .. }));
+            match input {
+                Some(statement) => report_at(
+                    model,
+                    &source,
+                    gradc_syntax::Diagnostic::error(
+                        gradc_syntax::codes::NO_DATA_FILE,
+                        "the model reads inputs but names no data file",
+                        statement.span,
+                    )
+                    .with_label("an input needs a data file")
+                    .with_hint("add `data \"file.csv\"` to the model, or pass --data F.csv"),
+                ),
+                None => eprintln!(
+                    "error: {} reads inputs but names no data file: add `data \"file.csv\"` \
+                     or pass --data",
+                    model.display()
+                ),
+            }
+            return Ok(Err(ExitCode::from(EXIT_MODEL_ERROR)));
+        }
     };
     Ok(match gradc_data::load(&path, inputs) {
         Ok(data) => Ok(data),
@@ -464,17 +499,23 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             Ok(ls) => Some(ls),
             Err(LeastSquaresError::Native(error)) => return Err(error.into()),
             Err(LeastSquaresError::Not(error)) if solver == gradc::run::Solver::Lm => {
-                let name = gradc::display_name(&args.model);
-                let place = prepared
-                    .spans
-                    .get(&error.node)
-                    .map(|span| {
-                        let (line, column) = gradc::diverge::line_col(&source, span.start);
-                        let text = source.get(span.clone()).unwrap_or("").trim();
-                        format!("\n  --> {name}:{line}:{column}: `{text}`")
-                    })
-                    .unwrap_or_default();
-                eprintln!("error: {error}{place}");
+                let diagnostic = match prepared.spans.get(&error.node) {
+                    Some(span) => gradc_syntax::Diagnostic::error(
+                        gradc_syntax::codes::NOT_LEAST_SQUARES,
+                        "--optimizer lm needs an objective that is a sum of squares",
+                        gradc_syntax::Span::new(span.start, span.end),
+                    )
+                    .with_label(error.reason.clone()),
+                    None => {
+                        eprintln!("error: {error}");
+                        return Ok(ExitCode::from(EXIT_MODEL_ERROR));
+                    }
+                }
+                .with_hint(
+                    "lm fits sum(r^2), mean(r^2), r1^2 + r2^2, or a positive multiple or sum of \
+                     these; other objectives: --optimizer newton or lbfgs",
+                );
+                report_at(&args.model, &source, diagnostic);
                 return Ok(ExitCode::from(EXIT_MODEL_ERROR));
             }
             Err(_) => None,

@@ -403,3 +403,21 @@ fn meaningless_flag_values_are_usage_errors() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_model_with_inputs_and_no_data_file_points_at_its_input() {
+    let dir = scratch("no-data");
+    std::fs::write(
+        dir.join("m.loss"),
+        "param w\ninput a\nminimize mean((w - a)^2)\n",
+    )
+    .unwrap();
+    for command in ["run", "check"] {
+        let out = gradc_in(&dir, &[command, "m.loss"]);
+        assert_eq!(out.status.code(), Some(2), "{command}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains("error[E0201]"), "{err}");
+        assert!(err.contains("m.loss:2:1"), "{err}");
+        assert!(err.contains("| input a"), "{err}");
+    }
+}

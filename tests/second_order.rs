@@ -79,6 +79,10 @@ fn lm_refuses_an_objective_that_is_not_a_sum_of_squares() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("sum of squares"), "{err}");
     assert!(err.contains("logistic_regression.loss:10:"), "{err}");
+    // Rendered like the compiler's errors: the code, the source line and a caret.
+    assert!(err.contains("error[E0200]"), "{err}");
+    assert!(err.contains("| minimize mean("), "{err}");
+    assert!(err.contains('^'), "{err}");
 }
 
 /// The first-order methods reach the optimum that Newton's method finds, to 1e-6.

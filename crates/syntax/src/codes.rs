@@ -127,3 +127,9 @@ pub const UNBOUND_INDEX: &str = "E0141";
 pub const UNUSED_INDEX: &str = "E0142";
 /// A free index whose extent cannot be inferred from how it is used.
 pub const UNKNOWN_EXTENT: &str = "E0143";
+
+// Errors found when a command prepares a model to run (the gradc command line).
+/// `--optimizer lm` on an objective that is not a sum of squares.
+pub const NOT_LEAST_SQUARES: &str = "E0200";
+/// A model that reads inputs, with no `data` statement and no `--data`.
+pub const NO_DATA_FILE: &str = "E0201";
