@@ -475,17 +475,21 @@ impl<'a> FnGen<'a, '_> {
         (header, counter, value)
     }
 
+    /// Field `index` of a `repr(C)` struct of pointer-sized fields at `args` (`PassArgs`,
+    /// `FusedArgs`), which the generated code only reads.
+    fn field(&mut self, args: Value, index: i32) -> Value {
+        let ptr = self.ptr;
+        self.b
+            .ins()
+            .load(ptr, readonly(), args, index * ptr.bytes() as i32)
+    }
+
     /// Loads the pointer fields of `PassArgs` this function uses; returns `acc`.
     fn load_pass_args(&mut self, args: Value) -> Value {
-        let ptr = self.ptr;
-        let field = |b: &mut FunctionBuilder, index: i32| {
-            b.ins()
-                .load(ptr, readonly(), args, index * ptr.bytes() as i32)
-        };
-        self.params = Some(field(&mut self.b, 0));
-        self.slots = Some(field(&mut self.b, 1));
-        self.scratch = Some(field(&mut self.b, 8));
-        field(&mut self.b, 7)
+        self.params = Some(self.field(args, 0));
+        self.slots = Some(self.field(args, 1));
+        self.scratch = Some(self.field(args, 8));
+        self.field(args, 7)
     }
 
     /// `acc[k] += v` in memory.
@@ -524,15 +528,11 @@ impl<'a> FnGen<'a, '_> {
         self.b.switch_to_block(entry);
         let args = self.b.block_params(entry)[0];
         let acc = self.load_pass_args(args);
-        let field = |b: &mut FunctionBuilder, index: i32| {
-            b.ins()
-                .load(ptr, readonly(), args, index * ptr.bytes() as i32)
-        };
-        let data = field(&mut self.b, 2);
-        let stride = field(&mut self.b, 3);
-        let rows = field(&mut self.b, 4);
-        let start = field(&mut self.b, 5);
-        let end = field(&mut self.b, 6);
+        let data = self.field(args, 2);
+        let stride = self.field(args, 3);
+        let rows = self.field(args, 4);
+        let start = self.field(args, 5);
+        let end = self.field(args, 6);
 
         // Accumulators stay in registers only in a small loop without calls (every call
         // clobbers every float register, so they would be spilled and reloaded around each).
@@ -708,21 +708,17 @@ impl<'a> FnGen<'a, '_> {
         self.b.append_block_params_for_function_params(entry);
         self.b.switch_to_block(entry);
         let args = self.b.block_params(entry)[0];
-        let field = |b: &mut FunctionBuilder, index: i32| {
-            b.ins()
-                .load(ptr, readonly(), args, index * ptr.bytes() as i32)
-        };
-        let params_p = field(&mut self.b, 0);
-        let before_p = field(&mut self.b, 1);
-        let first_p = field(&mut self.b, 2);
-        let second_p = field(&mut self.b, 3);
-        let powers_p = field(&mut self.b, 4);
-        let rates_p = field(&mut self.b, 5);
-        let rate_stride = field(&mut self.b, 6);
-        let hyper_p = field(&mut self.b, 7);
-        let limits_p = field(&mut self.b, 8);
-        let loss_p = field(&mut self.b, 9);
-        let steps = field(&mut self.b, 10);
+        let params_p = self.field(args, 0);
+        let before_p = self.field(args, 1);
+        let first_p = self.field(args, 2);
+        let second_p = self.field(args, 3);
+        let powers_p = self.field(args, 4);
+        let rates_p = self.field(args, 5);
+        let rate_stride = self.field(args, 6);
+        let hyper_p = self.field(args, 7);
+        let limits_p = self.field(args, 8);
+        let loss_p = self.field(args, 9);
+        let steps = self.field(args, 10);
         let load = |b: &mut FunctionBuilder, base: Value, index: usize| {
             b.ins().load(types::F64, flags, base, slot_offset(index))
         };

@@ -363,27 +363,27 @@ impl Kernel {
         pool: Option<&rayon::ThreadPool>,
     ) -> Result<(), EvalError> {
         let n_rows = data.n_rows();
-        let positions = match rows {
-            RowSet::All => n_rows,
-            RowSet::Subset(r) => r.len(),
-        };
+        let positions = positions(data, rows);
+        let rows_out = matches!(out, Out::Rows(_));
+        if rows_out != self.per_row() {
+            return Err(if rows_out {
+                EvalError::NotPerRow
+            } else {
+                EvalError::PerRow
+            });
+        }
+        // The length of one set of roots: the output itself, or one row of it.
         let out_len = match &out {
             Out::Flat(o) => o.len(),
             Out::Split(_, rest) => 1 + rest.len(),
-            // Its length is checked below.
-            Out::Rows(_) => self.roots.len(),
-        };
-        match &out {
-            Out::Rows(_) if !self.per_row() => return Err(EvalError::NotPerRow),
-            Out::Rows(o) if o.len() != positions * self.roots.len() => {
+            Out::Rows(o) if o.len() == positions * self.roots.len() => self.roots.len(),
+            Out::Rows(o) => {
                 return Err(EvalError::OutputLength {
                     expected: positions * self.roots.len(),
                     given: o.len(),
                 });
             }
-            Out::Flat(_) | Out::Split(..) if self.per_row() => return Err(EvalError::PerRow),
-            _ => {}
-        }
+        };
         self.check(params, data, rows, out_len)?;
         // Small kernels (an optimizer's step on a data-free model) run allocation-free.
         let mut on_stack = [0.0f64; STACK_SLOTS];
@@ -456,54 +456,27 @@ impl Kernel {
         out: &mut [f64],
         pool: Option<&rayon::ThreadPool>,
     ) {
-        let positions = match rows {
-            RowSet::All => data.n_rows(),
-            RowSet::Subset(r) => r.len(),
-        };
         let width = self.roots.len();
-        if positions == 0 || width == 0 {
+        if out.is_empty() || width == 0 {
             return;
         }
         let chunk = self.chunk_rows;
-        let rows = rows.as_option();
-        let run_chunk = |c: usize, out_chunk: &mut [f64], scratch: &mut [f64]| {
-            let start = c * chunk;
-            let end = (start + chunk).min(positions);
-            debug_assert_eq!(out_chunk.len(), (end - start) * width);
-            debug_assert_eq!(scratch.len(), stage.n_scratch);
-            let args = PassArgs {
-                params: params.as_ptr(),
-                slots: slots.as_ptr(),
-                data: data.values().as_ptr(),
-                stride: data.width() * std::mem::size_of::<f64>(),
-                rows: rows.map_or(std::ptr::null(), |r| r.as_ptr()),
-                start,
-                end,
-                acc: out_chunk.as_mut_ptr(),
-                scratch: scratch.as_mut_ptr(),
-            };
-            // SAFETY: as in `reduce` for the parameter, slot, data and row reads (established
-            // by `check`). An output pass writes, for each position p in [start, end), the
-            // columns < width (the plan's columns are the root indices) of the output row at
-            // `acc + (p - start) * width` values: inside `out_chunk`, whose length is
-            // (end - start) * width because `out` has positions * width elements (checked in
-            // `run_into`) and is cut into chunks of `chunk * width`. Scratch accesses are
-            // < n_scratch == scratch.len(). `out_chunk` and `scratch` are exclusively borrowed
-            // here. The code has the `PassFn` signature and lives as long as `self`.
-            unsafe { pass(&args) };
+        let run = |c: usize, out_chunk: &mut [f64], scratch: &mut [f64]| {
+            self.run_chunk(
+                pass, stage, params, slots, data, rows, c, out_chunk, scratch,
+            );
         };
-        let n_chunks = positions.div_ceil(chunk);
         match pool {
-            Some(pool) if n_chunks > 1 => pool.install(|| {
+            Some(pool) if out.len() > chunk * width => pool.install(|| {
                 out.par_chunks_mut(chunk * width).enumerate().for_each_init(
                     || vec![0.0f64; stage.n_scratch],
-                    |scratch, (c, out_chunk)| run_chunk(c, out_chunk, scratch),
+                    |scratch, (c, out_chunk)| run(c, out_chunk, scratch),
                 );
             }),
             _ => {
                 let mut scratch = vec![0.0f64; stage.n_scratch];
                 for (c, out_chunk) in out.chunks_mut(chunk * width).enumerate() {
-                    run_chunk(c, out_chunk, &mut scratch);
+                    run(c, out_chunk, &mut scratch);
                 }
             }
         }
@@ -525,41 +498,11 @@ impl Kernel {
         rows: RowSet<'_>,
         pool: Option<&rayon::ThreadPool>,
     ) -> Vec<f64> {
-        let positions = match rows {
-            RowSet::All => data.n_rows(),
-            RowSet::Subset(r) => r.len(),
-        };
-        let chunk = self.chunk_rows;
-        let n_chunks = positions.div_ceil(chunk);
-        let rows = rows.as_option();
+        let n_chunks = positions(data, rows).div_ceil(self.chunk_rows);
         let n_acc = stage.n_acc;
-        let run_chunk = |c: usize, acc: &mut [f64], scratch: &mut [f64]| {
-            debug_assert_eq!(acc.len(), n_acc);
-            debug_assert_eq!(scratch.len(), stage.n_scratch);
+        let run = |c: usize, acc: &mut [f64], scratch: &mut [f64]| {
             acc.fill(0.0);
-            let start = c * chunk;
-            let end = (start + chunk).min(positions);
-            let args = PassArgs {
-                params: params.as_ptr(),
-                slots: slots.as_ptr(),
-                data: data.values().as_ptr(),
-                stride: data.width() * std::mem::size_of::<f64>(),
-                rows: rows.map_or(std::ptr::null(), |r| r.as_ptr()),
-                start,
-                end,
-                acc: acc.as_mut_ptr(),
-                scratch: scratch.as_mut_ptr(),
-            };
-            // SAFETY: `check` established params.len() == n_params (every parameter index the
-            // code reads is smaller, `Plan::new`), data.width() >= every input column read + 1,
-            // and every row index in `rows` < data.n_rows(); positions are in
-            // [start, end) ⊆ [0, len of rows or n_rows), so every data read is inside
-            // `data.values()` (row * width + column < n_rows * width). Slot reads are < n_slots
-            // == slots.len(), accumulator accesses < n_acc == acc.len(), scratch accesses <
-            // n_scratch == scratch.len(). The pass only reads `slots` and writes only `acc` and
-            // `scratch`, which are exclusively borrowed here. The code has
-            // the `PassFn` signature and lives as long as `self`.
-            unsafe { pass(&args) };
+            self.run_chunk(pass, stage, params, slots, data, rows, c, acc, scratch);
         };
         let mut totals = vec![0.0f64; n_acc];
         match pool {
@@ -568,7 +511,7 @@ impl Kernel {
                 pool.install(|| {
                     partials.par_chunks_mut(n_acc).enumerate().for_each_init(
                         || vec![0.0f64; stage.n_scratch],
-                        |scratch, (c, acc)| run_chunk(c, acc, scratch),
+                        |scratch, (c, acc)| run(c, acc, scratch),
                     );
                 });
                 for partial in partials.chunks_exact(n_acc) {
@@ -581,7 +524,7 @@ impl Kernel {
                 let mut acc = vec![0.0f64; n_acc];
                 let mut scratch = vec![0.0f64; stage.n_scratch];
                 for c in 0..n_chunks {
-                    run_chunk(c, &mut acc, &mut scratch);
+                    run(c, &mut acc, &mut scratch);
                     for (t, p) in totals.iter_mut().zip(&acc) {
                         *t += p;
                     }
@@ -589,5 +532,67 @@ impl Kernel {
             }
         }
         totals
+    }
+
+    /// Calls a stage's pass on chunk `c` of the row positions. `out` is the chunk's
+    /// accumulators (`n_acc` values), or in an output stage its output rows (one row of
+    /// `n_roots` values per position of the chunk).
+    #[allow(clippy::too_many_arguments)]
+    fn run_chunk(
+        &self,
+        pass: PassFn,
+        stage: &Stage,
+        params: &[f64],
+        slots: &[f64],
+        data: &KernelData,
+        rows: RowSet<'_>,
+        c: usize,
+        out: &mut [f64],
+        scratch: &mut [f64],
+    ) {
+        let start = c * self.chunk_rows;
+        let end = (start + self.chunk_rows).min(positions(data, rows));
+        let expected = if stage.outputs {
+            (end - start) * self.roots.len()
+        } else {
+            stage.n_acc
+        };
+        assert_eq!(out.len(), expected, "a pass's output buffer fits its chunk");
+        assert_eq!(
+            scratch.len(),
+            stage.n_scratch,
+            "a pass's scratch fits its stage"
+        );
+        let args = PassArgs {
+            params: params.as_ptr(),
+            slots: slots.as_ptr(),
+            data: data.values().as_ptr(),
+            stride: data.width() * std::mem::size_of::<f64>(),
+            rows: rows.as_option().map_or(std::ptr::null(), |r| r.as_ptr()),
+            start,
+            end,
+            acc: out.as_mut_ptr(),
+            scratch: scratch.as_mut_ptr(),
+        };
+        // SAFETY: `check` established params.len() == n_params (every parameter index the code
+        // reads is smaller, `Plan::new`), data.width() >= every input column read + 1, and
+        // every row index in `rows` < data.n_rows(); positions are in [start, end) ⊆ [0, len
+        // of rows or n_rows), so every data read is inside `data.values()` (row * width +
+        // column < n_rows * width). Slot reads are < n_slots == slots.len(). A reducing pass
+        // writes accumulators < n_acc; an output pass writes, for each position p in
+        // [start, end), the columns < n_roots (the plan's columns are root indices) of the row
+        // at `acc + (p - start) * n_roots` values: both inside `out`, whose length is asserted
+        // above, as the scratch accesses (< n_scratch) are inside `scratch`. The pass only
+        // reads `slots` and writes only `out` and `scratch`, which are exclusively borrowed
+        // here. The code has the `PassFn` signature and lives as long as `self`.
+        unsafe { pass(&args) };
+    }
+}
+
+/// The number of row positions a row set covers.
+fn positions(data: &KernelData, rows: RowSet<'_>) -> usize {
+    match rows {
+        RowSet::All => data.n_rows(),
+        RowSet::Subset(r) => r.len(),
     }
 }

@@ -2,6 +2,9 @@
 //! graphs from `gradc_graph::random` (every operation, kinks, `if`, reductions), for the value,
 //! the gradient and the Hessian, on all rows and on random subsets, serial and threaded.
 
+mod common;
+
+use common::{random_data, same, shape};
 use gradc_compile::{Kernel, KernelData, KernelOptions, RowSet, Threads};
 use gradc_graph::interp::{Data, evaluate_rows};
 use gradc_graph::random::{Shape, SplitMix, random_expression, random_objective};
@@ -12,11 +15,6 @@ use std::sync::OnceLock;
 fn threads() -> &'static Threads {
     static THREADS: OnceLock<Threads> = OnceLock::new();
     THREADS.get_or_init(|| Threads::new(3).expect("thread pool"))
-}
-
-/// Same value: equal bits, or both NaN.
-fn same(a: f64, b: f64) -> bool {
-    (a.is_nan() && b.is_nan()) || a.to_bits() == b.to_bits()
 }
 
 /// The brief's tolerance: relative error ≤ 1e-12, or both NaN, or the same infinity.
@@ -38,17 +36,6 @@ struct Case {
     params: Vec<f64>,
     data: Data,
     subset: Vec<usize>,
-}
-
-fn random_data(rng: &mut SplitMix, n_rows: usize, n_inputs: usize) -> Data {
-    let rows: Vec<Vec<f64>> = (0..n_rows)
-        .map(|_| (0..n_inputs).map(|_| rng.uniform(-2.0, 2.0)).collect())
-        .collect();
-    let mut data = Data::from_rows(&rows);
-    if n_inputs > 0 && rows.is_empty() {
-        data.columns = vec![Vec::new(); n_inputs];
-    }
-    data
 }
 
 /// The objective with its gradient and Hessian as roots.
@@ -193,21 +180,13 @@ fn check_threads_deterministic(case: &Case) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-fn shape() -> impl Strategy<Value = Shape> {
-    (1usize..4, 0usize..3, 1usize..10).prop_map(|(params, inputs, size)| Shape {
-        params,
-        inputs,
-        size,
-    })
-}
-
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(400))]
 
     #[test]
     fn value_gradient_hessian_match_interpreter(
         seed: u64,
-        shape in shape(),
+        shape in shape(0..3),
         n_rows in 0usize..24,
         segment_nodes in prop_oneof![Just(gradc_compile::DEFAULT_SEGMENT_NODES), 1usize..6],
     ) {
@@ -218,7 +197,7 @@ proptest! {
     #[test]
     fn nested_reductions_match_interpreter(
         seed: u64,
-        shape in shape(),
+        shape in shape(0..3),
         n_rows in 0usize..24,
         segment_nodes in prop_oneof![Just(gradc_compile::DEFAULT_SEGMENT_NODES), 1usize..6],
     ) {
@@ -234,7 +213,7 @@ proptest! {
     #[test]
     fn threads_do_not_change_results(
         seed: u64,
-        shape in shape(),
+        shape in shape(0..3),
         n_rows in 0usize..40,
         nested: bool,
     ) {

@@ -4,15 +4,14 @@
 //! row-free roots, constants, parameters and repeated roots — bit for bit, with segments,
 //! threads and row subsets.
 
+mod common;
+
+use common::{random_data, same, shape};
 use gradc_compile::{EvalError, Kernel, KernelData, KernelOptions, RowSet, Threads};
 use gradc_graph::interp::{Data, evaluate_per_row};
 use gradc_graph::random::{Shape, SplitMix, random_expression};
 use gradc_graph::{Graph, NodeId, Op};
 use proptest::prelude::*;
-
-fn same(a: f64, b: f64) -> bool {
-    (a.is_nan() && b.is_nan()) || a.to_bits() == b.to_bits()
-}
 
 struct Case {
     graph: Graph,
@@ -48,13 +47,7 @@ fn case(seed: u64, shape: Shape, n_rows: usize, with_reductions: bool) -> Case {
     let param = graph.param(0);
     roots.extend([row_free, constant, param, residual]);
     let params = (0..shape.params).map(|_| rng.uniform(-2.0, 2.0)).collect();
-    let rows: Vec<Vec<f64>> = (0..n_rows)
-        .map(|_| (0..shape.inputs).map(|_| rng.uniform(-2.0, 2.0)).collect())
-        .collect();
-    let mut data = Data::from_rows(&rows);
-    if rows.is_empty() {
-        data.columns = vec![Vec::new(); shape.inputs];
-    }
+    let data = random_data(&mut rng, n_rows, shape.inputs);
     let reduces = roots.iter().any(|&r| graph.flags(r).has_reduction);
     Case {
         graph,
@@ -165,21 +158,13 @@ fn check(case: &Case, segment_nodes: usize) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-fn shape() -> impl Strategy<Value = Shape> {
-    (1usize..4, 1usize..3, 1usize..10).prop_map(|(params, inputs, size)| Shape {
-        params,
-        inputs,
-        size,
-    })
-}
-
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
 
     #[test]
     fn row_outputs_match_the_interpreter(
         seed: u64,
-        shape in shape(),
+        shape in shape(1..3),
         n_rows in 0usize..30,
         with_reductions: bool,
         segment_nodes in prop_oneof![Just(gradc_compile::DEFAULT_SEGMENT_NODES), 1usize..6],
