@@ -3,7 +3,7 @@
 //!
 //! The roots are added to one e-graph (so work shared between the objective and its partials is
 //! found once), rewritten with the rule table of [`rules`] under explicit iteration, node and
-//! time limits, and extracted with a sharing-aware extractor ([`extract`]). Constant folding is
+//! (optionally) time limits, and extracted with a sharing-aware extractor ([`extract`]). Constant folding is
 //! the e-graph analysis and goes through [`gradc_graph::Op::apply`], the single definition of
 //! every operation.
 //!
@@ -45,7 +45,10 @@ pub struct SimplifyConfig {
     pub node_limit: usize,
     pub nodes_per_op: usize,
     pub base_nodes: usize,
-    pub time_limit: Duration,
+    /// A wall-clock limit on the whole simplification. `None` (the default) makes the result
+    /// depend on the input alone: the iteration and node limits bound the work, so the same
+    /// model gives the same bytes on a loaded machine as on an idle one.
+    pub time_limit: Option<Duration>,
     /// Above this many input operations, the reassociating rules (commutativity, associativity,
     /// distribution) are left out: on large graphs they only grow the e-graph.
     pub algebra_limit: usize,
@@ -53,7 +56,7 @@ pub struct SimplifyConfig {
     pub match_limit: usize,
     /// The most saturation runs; each starts from the best graph of the one before.
     pub rounds: usize,
-    /// Above this many nodes, simplification is one run of at most 4 iterations and 100 ms:
+    /// Above this many nodes, simplification is one run of at most 4 iterations:
     /// compile latency of a large network matters more than the last few rewrites.
     pub large_graph: usize,
 }
@@ -65,7 +68,7 @@ impl Default for SimplifyConfig {
             node_limit: 100_000,
             nodes_per_op: 5,
             base_nodes: 600,
-            time_limit: Duration::from_millis(500),
+            time_limit: None,
             algebra_limit: 400,
             rounds: 8,
             large_graph: 5_000,
@@ -215,7 +218,10 @@ fn simplify_inner(
                 ..next
             },
         });
-        if started.elapsed() > config.time_limit {
+        if config
+            .time_limit
+            .is_some_and(|limit| started.elapsed() > limit)
+        {
             break;
         }
     }
@@ -280,14 +286,12 @@ fn round(
     // A large graph gets the local rules only (see `algebra_limit`), which do their work in the
     // first few iterations; later ones only cost e-matching over every node.
     let large = cone.len() > config.large_graph;
-    let (iter_limit, time_limit) = if large {
-        (
-            config.iter_limit.min(4),
-            config.time_limit.min(Duration::from_millis(100)),
-        )
+    let iter_limit = if large {
+        config.iter_limit.min(4)
     } else {
-        (config.iter_limit, config.time_limit)
+        config.iter_limit
     };
+    let time_limit = config.time_limit.unwrap_or(Duration::MAX);
     let runner = Runner::default()
         .with_egraph(egraph)
         .with_iter_limit(iter_limit)
