@@ -3,6 +3,7 @@
 
 use gradc_graph::Program;
 use gradc_graph::interp::{Data, evaluate, trace_non_finite};
+use gradc_graph::print::format_short;
 use gradc_minimize::Divergence;
 
 /// The 1-based line and column of a byte offset.
@@ -32,13 +33,14 @@ pub fn explain(
     }
     let mut message = format!(
         "error: the loss diverged at step {}: it became {}; the last finite parameters are kept",
-        divergence.step, divergence.loss
+        divergence.step,
+        format_short(divergence.loss)
     );
     if let Some(i) = divergence.bad_params.iter().position(|p| !p.is_finite()) {
         message.push_str(&format!(
             "\n  parameter {} became {}",
             program.param_element_name(i),
-            divergence.bad_params[i]
+            format_short(divergence.bad_params[i])
         ));
     }
     let origin = trace_non_finite(
@@ -67,6 +69,11 @@ pub fn explain(
                 row + 2
             ));
         }
+    } else if divergence.loss < 0.0 {
+        message.push_str(
+            "\n  the loss fell below -1e12 times its first value: the objective may be unbounded \
+             below (a minimum needs a loss that is bounded from below)",
+        );
     } else if divergence.loss.is_finite() {
         message.push_str("\n  the loss grew by more than 1e12 times its first value");
     }
@@ -100,13 +107,14 @@ fn explain_gradient(
     let mut message = format!(
         "error: the gradient is not finite at step {} (the loss is {}); the last finite \
          parameters are kept",
-        divergence.step, divergence.loss
+        divergence.step,
+        format_short(divergence.loss)
     );
     for &i in bad.iter().take(3) {
         message.push_str(&format!(
             "\n  ∂L/∂{} = {}",
             program.param_element_name(i),
-            values[i]
+            format_short(values[i])
         ));
     }
     if bad.len() > 3 {

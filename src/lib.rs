@@ -6,6 +6,7 @@ pub mod check;
 pub mod derive;
 pub mod diverge;
 pub mod least_squares;
+pub mod limits;
 pub mod objective;
 pub mod output;
 pub mod params;
@@ -45,6 +46,9 @@ pub fn display_name(path: &Path) -> String {
 pub struct Built {
     /// The program with data-only reductions replaced by their values.
     pub program: Program,
+    /// Each data-only reduction's text (`mean(x)`) and its value on the data: what a fit's JSON
+    /// keeps so that `gradc eval` predicts with the values the parameters were fitted with.
+    pub data_reductions: Vec<(String, f64)>,
     pub derived: Derived,
     pub objective: objective::Native,
     pub codegen: std::time::Duration,
@@ -67,7 +71,10 @@ pub fn build(
     hessian: bool,
     threads: usize,
 ) -> Result<Built, BuildError> {
-    let program = prepare::bake_data_reductions(program, data)?;
+    let reductions = prepare::data_reductions(program);
+    let values = prepare::reduction_values(program, &reductions, data)?;
+    let program = prepare::bake(program, &reductions, &values);
+    let data_reductions = reductions.into_iter().map(|r| r.text).zip(values).collect();
     let config = DeriveConfig {
         hessian,
         for_run: true,
@@ -78,6 +85,7 @@ pub fn build(
     let objective = objective::Native::compile(&derived, program.input_count(), data, threads)?;
     Ok(Built {
         program,
+        data_reductions,
         derived,
         objective,
         codegen: started.elapsed(),

@@ -113,6 +113,46 @@ pub fn from_json(program: &Program, text: &str) -> Result<Vec<f64>, ParamsError>
     Ok(flat)
 }
 
+/// The values of data-only reductions a fit was made with (`"data_reductions"`, by their text),
+/// or `None` when the file has none (it was not written by `gradc run --out`).
+pub fn data_reductions_from_json(
+    text: &str,
+) -> Result<Option<std::collections::BTreeMap<String, f64>>, ParamsError> {
+    let value: Value = serde_json::from_str(text).map_err(|e| ParamsError::Json(e.to_string()))?;
+    let Some(stored) = value.get(DATA_REDUCTIONS) else {
+        return Ok(None);
+    };
+    let malformed = || ParamsError::Shape {
+        name: DATA_REDUCTIONS.to_string(),
+        expected: "an object of numbers".to_string(),
+    };
+    let object = stored.as_object().ok_or_else(malformed)?;
+    let mut values = std::collections::BTreeMap::new();
+    for (text, value) in object {
+        // A reduction over the rows can be non-finite (the mean of a column with an infinity
+        // cannot be, as data must be finite, but a `sum` can overflow): JSON's null.
+        let value = match value {
+            Value::Null => f64::NAN,
+            other => other.as_f64().ok_or_else(malformed)?,
+        };
+        values.insert(text.clone(), value);
+    }
+    Ok(Some(values))
+}
+
+/// The key of a fit's JSON under which the values of its data-only reductions are kept.
+pub const DATA_REDUCTIONS: &str = "data_reductions";
+
+/// The `"data_reductions"` object: each reduction's text and value.
+pub fn data_reductions_to_json(reductions: &[(String, f64)]) -> Value {
+    Value::Object(
+        reductions
+            .iter()
+            .map(|(text, value)| (text.clone(), number(*value)))
+            .collect(),
+    )
+}
+
 fn numbers(value: &Value, len: usize) -> Option<Vec<f64>> {
     let items = value.as_array().filter(|a| a.len() == len)?;
     items.iter().map(Value::as_f64).collect()

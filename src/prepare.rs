@@ -3,25 +3,76 @@
 //! replaced by their values.
 
 use gradc_graph::interp::{Data, EvalError, evaluate};
+use gradc_graph::print::{Listing, Naming, Notation};
 use gradc_graph::{Graph, NodeId, Program};
 use rustc_hash::FxHashMap;
+
+/// A reduction over rows that depends on no parameter, named by its text in the model's terms
+/// (`mean(x)`): the key under which a fit's JSON keeps its value for `gradc eval`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DataReduction {
+    pub node: NodeId,
+    pub text: String,
+}
+
+/// The data-only row reductions of `program`, in node (topological) order.
+pub fn data_reductions(program: &Program) -> Vec<DataReduction> {
+    let graph = &program.graph;
+    let naming = Naming {
+        params: (0..program.param_count())
+            .map(|i| program.param_element_name(i))
+            .collect(),
+        inputs: (0..program.input_count())
+            .map(|i| program.input_element_name(i))
+            .collect(),
+        ..Naming::default()
+    };
+    let inline = Listing::inline();
+    graph
+        .ids()
+        .filter(|&id| graph.op(id).is_row_reduction() && !graph.flags(id).depends_on_param)
+        .map(|node| DataReduction {
+            node,
+            text: inline.expression(graph, node, &naming, Notation::Text),
+        })
+        .collect()
+}
+
+/// The value of each of `reductions` on `data`.
+pub fn reduction_values(
+    program: &Program,
+    reductions: &[DataReduction],
+    data: &Data,
+) -> Result<Vec<f64>, EvalError> {
+    if reductions.is_empty() {
+        return Ok(Vec::new());
+    }
+    let nodes: Vec<NodeId> = reductions.iter().map(|r| r.node).collect();
+    let params = vec![0.0; program.param_count()];
+    evaluate(&program.graph, &nodes, &params, data)
+}
 
 /// The program with every data-only row reduction replaced by its value on `data`.
 ///
 /// With `--validate`, `data` is the training part, so that a standardization uses the training
 /// rows only and nothing of the validation rows leaks into the fit.
 pub fn bake_data_reductions(program: &Program, data: &Data) -> Result<Program, EvalError> {
-    let graph = &program.graph;
-    let baked: Vec<NodeId> = graph
-        .ids()
-        .filter(|&id| graph.op(id).is_row_reduction() && !graph.flags(id).depends_on_param)
-        .collect();
-    if baked.is_empty() {
-        return Ok(program.clone());
+    let reductions = data_reductions(program);
+    let values = reduction_values(program, &reductions, data)?;
+    Ok(bake(program, &reductions, &values))
+}
+
+/// The program with each of `reductions` replaced by the constant in `values`.
+pub fn bake(program: &Program, reductions: &[DataReduction], values: &[f64]) -> Program {
+    if reductions.is_empty() {
+        return program.clone();
     }
-    let params = vec![0.0; program.param_count()];
-    let values = evaluate(graph, &baked, &params, data)?;
-    let value_of: FxHashMap<NodeId, f64> = baked.iter().copied().zip(values).collect();
+    let graph = &program.graph;
+    let value_of: FxHashMap<NodeId, f64> = reductions
+        .iter()
+        .map(|r| r.node)
+        .zip(values.iter().copied())
+        .collect();
 
     let mut out = Graph::new();
     let mut map: Vec<NodeId> = Vec::with_capacity(graph.len());
@@ -56,14 +107,14 @@ pub fn bake_data_reductions(program: &Program, data: &Data) -> Result<Program, E
             *node = remap(*node);
         }
     }
-    Ok(Program {
+    Program {
         graph: out,
         objective: remap(program.objective),
         predicts,
         names,
         spans,
         ..program.clone()
-    })
+    }
 }
 
 #[cfg(test)]
@@ -91,6 +142,11 @@ mod tests {
         };
         assert_eq!(reductions(&program.graph, program.objective), 3);
         assert_eq!(reductions(&baked.graph, baked.objective), 1);
+        let texts: Vec<String> = data_reductions(&program)
+            .into_iter()
+            .map(|r| r.text)
+            .collect();
+        assert_eq!(texts, ["mean(x)", "mean((x - mean(x)) ^ 2)"]);
         assert!(
             op_count(&baked.graph, &[baked.objective])
                 < op_count(&program.graph, &[program.objective])

@@ -38,6 +38,17 @@ pub enum DataProblem {
         position: usize,
         width: usize,
     },
+    #[error(
+        "the header \"{name}\" (for input `{input}`) names more than one column: columns {positions}"
+    )]
+    AmbiguousColumn {
+        input: String,
+        name: String,
+        /// The 1-based positions, as `2 and 5`.
+        positions: String,
+    },
+    #[error("line {line} is longer than {limit} bytes: not a CSV file a model can read")]
+    LineTooLong { line: u64, limit: usize },
     #[error("line {line}: {found} cells, but the header has {expected}")]
     Ragged {
         line: u64,
@@ -52,6 +63,18 @@ pub enum DataProblem {
         column: ColumnName,
         text: String,
     },
+}
+
+impl DataProblem {
+    /// The input a problem is about, when it is about how the model names its columns.
+    pub fn input(&self) -> Option<&str> {
+        match self {
+            DataProblem::MissingColumn { input, .. }
+            | DataProblem::ColumnOutOfRange { input, .. }
+            | DataProblem::AmbiguousColumn { input, .. } => Some(input),
+            _ => None,
+        }
+    }
 }
 
 /// A column as the user knows it: its header and 1-based position.
@@ -93,15 +116,58 @@ impl fmt::Display for DataError {
 
 impl std::error::Error for DataError {}
 
+/// The longest line a data file may have. A header of a million columns fits; reading a
+/// device such as `/dev/zero`, which never ends a line, stops here instead of taking all memory.
+pub const MAX_LINE_BYTES: usize = 64 << 20;
+
 /// Loads the columns of `inputs` from a CSV file.
 pub fn load(path: &Path, inputs: &[InputInfo]) -> Result<Data, DataError> {
     let file = path.display().to_string();
-    let text = std::fs::read(path).map_err(|e| DataError {
+    let text = read_bounded(path, MAX_LINE_BYTES).map_err(|problem| DataError {
         file: file.clone(),
-        problems: vec![DataProblem::Io(e.to_string())],
+        problems: vec![problem],
         truncated: false,
     })?;
     parse(&file, &text, inputs)
+}
+
+/// Reads a whole file, refusing one with a line longer than `limit` bytes.
+fn read_bounded(path: &Path, limit: usize) -> Result<Vec<u8>, DataProblem> {
+    use std::io::Read;
+    let io = |e: std::io::Error| DataProblem::Io(e.to_string());
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let mut text = Vec::new();
+    let mut chunk = vec![0u8; 1 << 16];
+    // Bytes since the last newline, and the newlines seen (for the line number).
+    let (mut line_bytes, mut newlines) = (0usize, 0u64);
+    loop {
+        let n = match file.read(&mut chunk) {
+            Ok(0) => return Ok(text),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(io(e)),
+        };
+        let read = &chunk[..n];
+        let too_long = |line: u64| DataProblem::LineTooLong { line, limit };
+        let mut start = 0;
+        for end in read
+            .iter()
+            .enumerate()
+            .filter_map(|(i, &b)| (b == b'\n').then_some(i))
+        {
+            if line_bytes + (end - start) > limit {
+                return Err(too_long(newlines + 1));
+            }
+            newlines += 1;
+            line_bytes = 0;
+            start = end + 1;
+        }
+        line_bytes += n - start;
+        if line_bytes > limit {
+            return Err(too_long(newlines + 1));
+        }
+        text.extend_from_slice(read);
+    }
 }
 
 /// Parses CSV text (with a header row) into the columns of `inputs`, in their flat order.
@@ -274,9 +340,21 @@ fn resolve_columns(
         match &input.columns {
             ColumnSource::Headers(names) => {
                 for name in names {
-                    match header.iter().position(|h| h == name) {
-                        Some(c) => used.push(c),
-                        None => {
+                    let matching: Vec<usize> =
+                        (0..header.len()).filter(|&c| header[c] == *name).collect();
+                    match matching.as_slice() {
+                        [c] => used.push(*c),
+                        [_, ..] => {
+                            ok = false;
+                            let positions: Vec<String> =
+                                matching.iter().map(|c| (c + 1).to_string()).collect();
+                            report.push(DataProblem::AmbiguousColumn {
+                                input: input.name.clone(),
+                                name: name.clone(),
+                                positions: positions.join(" and "),
+                            });
+                        }
+                        [] => {
                             ok = false;
                             report.push(DataProblem::MissingColumn {
                                 input: input.name.clone(),

@@ -152,3 +152,44 @@ fn lines_count_the_blank_lines_before_a_row() {
         @"data.csv: line 4: 3 cells, but the header has 4"
     );
 }
+
+#[test]
+fn a_header_that_names_two_columns_is_ambiguous() {
+    insta::assert_snapshot!(check_error("a,b c,a,y\n1,2,3,4\n"), @r#"data.csv: the header "a" (for input `x`) names more than one column: columns 1 and 3"#);
+    // A repeated header the model does not read is no problem.
+    let csv = "a,b c,u,u\n1,2,3,4\n";
+    assert!(parse("data.csv", csv.as_bytes(), &inputs()).is_ok());
+}
+
+#[test]
+fn a_line_without_end_is_refused_at_the_limit() {
+    let dir = std::env::temp_dir().join(format!("gradc-data-long-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("long.csv");
+    std::fs::write(&file, format!("a,b\n1,2\n{}\n", "9".repeat(300))).unwrap();
+    let problem = read_bounded(&file, 200).unwrap_err();
+    assert_eq!(
+        problem,
+        DataProblem::LineTooLong {
+            line: 3,
+            limit: 200
+        }
+    );
+    assert!(read_bounded(&file, 400).is_ok());
+    std::fs::write(&file, "9".repeat(250_000)).unwrap();
+    let problem = read_bounded(&file, 100_000).unwrap_err();
+    assert_eq!(
+        problem,
+        DataProblem::LineTooLong {
+            line: 1,
+            limit: 100_000
+        }
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_device_that_never_ends_a_line_is_refused() {
+    let error = load(Path::new("/dev/zero"), &inputs()).unwrap_err();
+    insta::assert_snapshot!(error.to_string(), @"/dev/zero: line 1 is longer than 67108864 bytes: not a CSV file a model can read");
+}

@@ -82,6 +82,14 @@ impl Listing {
         Listing { bindings, names }
     }
 
+    /// No bindings: every expression is printed whole.
+    pub fn inline() -> Listing {
+        Listing {
+            bindings: Vec::new(),
+            names: FxHashMap::default(),
+        }
+    }
+
     /// The expression of a node, referring to bindings by name (except for the node itself).
     pub fn expression(
         &self,
@@ -128,21 +136,90 @@ struct Writer<'a> {
     notation: Notation,
 }
 
+/// One piece of output still to be written. The writer works through a stack of these rather
+/// than recursing, so that an expression thousands of levels deep (a sum of 50,000 terms is a
+/// chain of 50,000 additions) prints without exhausting the thread's stack.
+enum Task {
+    /// Node `id` in a context that needs binding strength at least `min`; `top` for the
+    /// expression being printed (never replaced by its own name); `strip_minus` to leave out
+    /// the leading `-` that [`Writer::starts_with_minus`] found (`a + -b` reads `a - b`).
+    Node {
+        id: NodeId,
+        min: u8,
+        top: bool,
+        strip_minus: bool,
+    },
+    Text(String),
+}
+
+fn node(id: NodeId, min: u8) -> Task {
+    Task::Node {
+        id,
+        min,
+        top: false,
+        strip_minus: false,
+    }
+}
+
+fn text(text: &str) -> Task {
+    Task::Text(text.to_string())
+}
+
 impl Writer<'_> {
     /// Writes node `id` in a context that needs binding strength at least `min`.
     fn node(&self, out: &mut String, id: NodeId, min: u8, top: bool) {
-        if !top && let Some(name) = self.listing.names.get(&id) {
-            out.push_str(&self.name(name));
-            return;
+        let mut stack = vec![Task::Node {
+            id,
+            min,
+            top,
+            strip_minus: false,
+        }];
+        while let Some(task) = stack.pop() {
+            match task {
+                Task::Text(text) => out.push_str(&text),
+                Task::Node {
+                    id,
+                    min,
+                    top,
+                    strip_minus,
+                } => {
+                    if !top && let Some(name) = self.listing.names.get(&id) {
+                        out.push_str(&self.name(name));
+                        continue;
+                    }
+                    let parenthesize = self.strength(id) < min;
+                    let mut tasks = Vec::new();
+                    if parenthesize {
+                        tasks.push(text(self.open()));
+                    }
+                    self.body(&mut tasks, id, strip_minus && !parenthesize);
+                    if parenthesize {
+                        tasks.push(text(self.close()));
+                    }
+                    stack.extend(tasks.into_iter().rev());
+                }
+            }
         }
-        let strength = self.strength(id);
-        let parenthesize = strength < min;
-        if parenthesize {
-            out.push_str(self.open());
-        }
-        self.body(out, id);
-        if parenthesize {
-            out.push_str(self.close());
+    }
+
+    /// Whether node `id`, written in a context that needs strength `min`, starts with `-`: a
+    /// negative constant or a negation, possibly as the first operand of sums, products and
+    /// powers written without parentheses.
+    fn starts_with_minus(&self, mut id: NodeId, mut min: u8) -> bool {
+        let latex = self.notation == Notation::Latex;
+        loop {
+            if self.listing.names.contains_key(&id) || self.strength(id) < min {
+                return false;
+            }
+            (id, min) = match self.graph.op(id) {
+                Op::Const(bits) => return f64::from_bits(bits) < 0.0,
+                Op::Neg => return true,
+                Op::Add | Op::Sub => (self.graph.args(id)[0], SUM),
+                Op::Mul => (self.graph.args(id)[0], PRODUCT),
+                Op::Div if !latex => (self.graph.args(id)[0], PRODUCT),
+                Op::Pow => (self.graph.args(id)[0], ATOM),
+                _ => return false,
+            };
         }
     }
 
@@ -183,55 +260,72 @@ impl Writer<'_> {
         }
     }
 
-    fn body(&self, out: &mut String, id: NodeId) {
+    /// The tasks that write node `id` itself (without parentheses around it), in order.
+    fn body(&self, tasks: &mut Vec<Task>, id: NodeId, strip_minus: bool) {
         let graph = self.graph;
         let args = graph.args(id);
         let latex = self.notation == Notation::Latex;
+        // The first operand of an infix operator carries the leading minus, if any.
+        let first = |id: NodeId, min: u8| Task::Node {
+            id,
+            min,
+            top: false,
+            strip_minus,
+        };
         match graph.op(id) {
-            Op::Const(bits) => out.push_str(&format_number(f64::from_bits(bits))),
-            Op::Param(i) => out.push_str(&self.leaf_name(&self.naming.params, i, "param")),
-            Op::Input(i) => out.push_str(&self.leaf_name(&self.naming.inputs, i, "input")),
+            Op::Const(bits) => {
+                let value = f64::from_bits(bits);
+                let value = if strip_minus { -value } else { value };
+                tasks.push(Task::Text(format_number(value)));
+            }
+            Op::Param(i) => tasks.push(Task::Text(self.leaf_name(&self.naming.params, i, "param"))),
+            Op::Input(i) => tasks.push(Task::Text(self.leaf_name(&self.naming.inputs, i, "input"))),
             Op::Add => {
-                // `a + -2 * b` reads `a - 2 * b`: a right operand printed (without parentheses)
+                // `a + -2 * b` reads `a - 2 * b`: a right operand written (without parentheses)
                 // with a leading minus is a sum whose first term is negated.
-                self.node(out, args[0], SUM, false);
-                let mut right = String::new();
-                self.node(&mut right, args[1], SUM, false);
-                match right.strip_prefix('-') {
-                    Some(rest) => {
-                        out.push_str(" - ");
-                        out.push_str(rest);
-                    }
-                    None => {
-                        out.push_str(" + ");
-                        out.push_str(&right);
-                    }
+                tasks.push(first(args[0], SUM));
+                if self.starts_with_minus(args[1], SUM) {
+                    tasks.push(text(" - "));
+                    tasks.push(Task::Node {
+                        id: args[1],
+                        min: SUM,
+                        top: false,
+                        strip_minus: true,
+                    });
+                } else {
+                    tasks.push(text(" + "));
+                    tasks.push(node(args[1], SUM));
                 }
             }
-            Op::Sub => self.infix(out, args, " - ", SUM, PRODUCT),
-            Op::Mul if latex => self.infix(out, args, " \\cdot ", PRODUCT, PRODUCT),
-            Op::Mul => self.infix(out, args, " * ", PRODUCT, PRODUCT),
-            Op::Div if latex => {
-                out.push_str("\\frac{");
-                self.node(out, args[0], 0, false);
-                out.push_str("}{");
-                self.node(out, args[1], 0, false);
-                out.push('}');
+            Op::Sub => tasks.extend([first(args[0], SUM), text(" - "), node(args[1], PRODUCT)]),
+            Op::Mul => {
+                let symbol = if latex { " \\cdot " } else { " * " };
+                tasks.extend([
+                    first(args[0], PRODUCT),
+                    text(symbol),
+                    node(args[1], PRODUCT),
+                ]);
             }
-            Op::Div => self.infix(out, args, " / ", PRODUCT, UNARY),
+            Op::Div if latex => tasks.extend([
+                text("\\frac{"),
+                node(args[0], 0),
+                text("}{"),
+                node(args[1], 0),
+                text("}"),
+            ]),
+            Op::Div => tasks.extend([first(args[0], PRODUCT), text(" / "), node(args[1], UNARY)]),
             Op::Neg => {
-                out.push('-');
-                self.node(out, args[0], UNARY + 1, false);
+                if !strip_minus {
+                    tasks.push(text("-"));
+                }
+                tasks.push(node(args[0], UNARY + 1));
             }
             Op::Pow => {
-                self.node(out, args[0], ATOM, false);
+                tasks.push(first(args[0], ATOM));
                 if latex {
-                    out.push_str("^{");
-                    self.node(out, args[1], 0, false);
-                    out.push('}');
+                    tasks.extend([text("^{"), node(args[1], 0), text("}")]);
                 } else {
-                    out.push_str(" ^ ");
-                    self.node(out, args[1], POWER, false);
+                    tasks.extend([text(" ^ "), node(args[1], POWER)]);
                 }
             }
             Op::Cmp(c) => {
@@ -242,7 +336,11 @@ impl Writer<'_> {
                     (true, "==") => "=".to_string(),
                     (_, s) => s.to_string(),
                 };
-                self.infix(out, args, &format!(" {symbol} "), SUM, SUM)
+                tasks.extend([
+                    first(args[0], SUM),
+                    Task::Text(format!(" {symbol} ")),
+                    node(args[1], SUM),
+                ]);
             }
             Op::If => {
                 let (kw_if, kw_then, kw_else) = if latex {
@@ -250,14 +348,16 @@ impl Writer<'_> {
                 } else {
                     ("if ", " then ", " else ")
                 };
-                out.push_str(kw_if);
-                self.node(out, args[0], CMP, false);
-                out.push_str(kw_then);
-                self.node(out, args[1], SUM, false);
-                out.push_str(kw_else);
-                self.node(out, args[2], IF, false);
+                tasks.extend([
+                    text(kw_if),
+                    node(args[0], CMP),
+                    text(kw_then),
+                    node(args[1], SUM),
+                    text(kw_else),
+                    node(args[2], IF),
+                ]);
             }
-            op => self.call(out, op, args),
+            op => self.call(tasks, op, args),
         }
     }
 
@@ -269,18 +369,10 @@ impl Writer<'_> {
         self.name(&name)
     }
 
-    fn infix(&self, out: &mut String, args: &[NodeId], symbol: &str, left: u8, right: u8) {
-        self.node(out, args[0], left, false);
-        out.push_str(symbol);
-        self.node(out, args[1], right, false);
-    }
-
-    fn call(&self, out: &mut String, op: Op, args: &[NodeId]) {
+    fn call(&self, tasks: &mut Vec<Task>, op: Op, args: &[NodeId]) {
         let latex = self.notation == Notation::Latex;
         if latex && op == Op::Sqrt {
-            out.push_str("\\sqrt{");
-            self.node(out, args[0], 0, false);
-            out.push('}');
+            tasks.extend([text("\\sqrt{"), node(args[0], 0), text("}")]);
             return;
         }
         let name = if latex {
@@ -296,15 +388,15 @@ impl Writer<'_> {
         } else {
             op.name().to_string()
         };
-        out.push_str(&name);
-        out.push_str(self.open());
+        tasks.push(Task::Text(name));
+        tasks.push(text(self.open()));
         for (i, &arg) in args.iter().enumerate() {
             if i > 0 {
-                out.push_str(", ");
+                tasks.push(text(", "));
             }
-            self.node(out, arg, 0, false);
+            tasks.push(node(arg, 0));
         }
-        out.push_str(self.close());
+        tasks.push(text(self.close()));
     }
 }
 
@@ -314,6 +406,42 @@ pub fn format_number(value: f64) -> String {
         format!("{}", value as i64)
     } else {
         format!("{value:?}")
+    }
+}
+
+/// A number for a person to read, as numpy and R print one: 8 significant digits with trailing
+/// zeros dropped (`1.0137702`), scientific notation below 1e-4 and from 1e8 (`2.5e-07`,
+/// `1.0100451e+30`), `0` for either zero, `NaN`, `inf`, `-inf`.
+pub fn format_short(value: f64) -> String {
+    if value == 0.0 {
+        return "0".to_string();
+    }
+    if value.is_nan() {
+        return "NaN".to_string();
+    }
+    if value.is_infinite() {
+        return if value > 0.0 { "inf" } else { "-inf" }.to_string();
+    }
+    // Rounding to 8 significant digits first gives the exponent of the printed number
+    // (9.99999999 prints as 10).
+    let scientific = format!("{value:.7e}");
+    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    if (-4..8).contains(&exponent) {
+        let decimals = (7 - exponent).max(0) as usize;
+        trim_zeros(&format!("{value:.decimals$}")).to_string()
+    } else {
+        let sign = if exponent < 0 { '-' } else { '+' };
+        format!("{}e{sign}{:02}", trim_zeros(mantissa), exponent.abs())
+    }
+}
+
+/// `1.2500` → `1.25`, `3.000` → `3`; a number without a decimal point is unchanged.
+fn trim_zeros(text: &str) -> &str {
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        text
     }
 }
 
@@ -444,6 +572,29 @@ mod tests {
         assert_eq!(format_number(0.5), "0.5");
         assert_eq!(format_number(1e-8), "1e-8");
         assert_eq!(format_number(-1.5), "-1.5");
+    }
+
+    #[test]
+    fn short_numbers_read_as_numpy_prints_them() {
+        let cases = [
+            (1.013770152691, "1.0137702"),
+            (-0.0, "0"),
+            (0.5, "0.5"),
+            (3.0, "3"),
+            (9.999999999, "10"),
+            (123456789.0, "1.2345679e+08"),
+            (1.2345e7, "12345000"),
+            (2.5e-7, "2.5e-07"),
+            (0.00012, "0.00012"),
+            (-1.010045120211363e30, "-1.0100451e+30"),
+            (4.145563839992565e35, "4.1455638e+35"),
+            (f64::MAX, "1.7976931e+308"),
+            (f64::NAN, "NaN"),
+            (f64::NEG_INFINITY, "-inf"),
+        ];
+        for (value, text) in cases {
+            assert_eq!(format_short(value), text, "{value:e}");
+        }
     }
 
     #[test]

@@ -134,7 +134,9 @@ impl Program {
     }
 }
 
-fn element_name(name: &str, shape: &[usize], local: usize) -> String {
+/// The display name of element `local` (row-major) of a value named `name`: `w`, `w[3]`,
+/// `W[1][2]`.
+pub fn element_name(name: &str, shape: &[usize], local: usize) -> String {
     match shape {
         [] => name.to_string(),
         [_] => format!("{name}[{local}]"),

@@ -315,15 +315,16 @@ pub fn minimize(
             let last_good = if step == 0 { params.clone() } else { before };
             // At step 0 the start is kept: its loss, if that is what was finite.
             let good_loss = previous.unwrap_or(if loss.is_finite() { loss } else { f64::NAN });
+            let shown = gradc_graph::print::format_short(loss);
             let detail = if !loss.is_finite() {
-                format!("loss {loss} at step {step}")
+                format!("loss {shown} at step {step}")
             } else if exploded {
                 format!(
-                    "loss {loss} at step {step}: more than {:e} times the first",
+                    "loss {shown} at step {step}: more than {:e} times the first in magnitude",
                     settings.explode_factor
                 )
             } else {
-                format!("gradient not finite at step {step} (loss {loss})")
+                format!("gradient not finite at step {step} (loss {shown})")
             };
             history.push((step, loss));
             return Outcome {
@@ -350,7 +351,11 @@ pub fn minimize(
         let stop = if !keep_going || stop_requested || interrupt.load(Ordering::Relaxed) {
             Some((StopReason::Interrupted, None))
         } else if let Some(p) = previous.filter(|p| (loss - p).abs() < settings.tol) {
-            let detail = format!("|ΔL| = {:.3e} < {:e}", (loss - p).abs(), settings.tol);
+            let detail = format!(
+                "|ΔL| = {} < {:e}",
+                gradc_graph::print::format_short((loss - p).abs()),
+                settings.tol
+            );
             Some((StopReason::Tolerance, Some(detail)))
         } else if gradient_tol > 0.0
             // The squared norm screens; the norm itself decides (a tiny tolerance squared may
@@ -365,8 +370,8 @@ pub fn minimize(
             })
         {
             let detail = format!(
-                "gradient norm {:.3e} < {:e}",
-                norm(&grad),
+                "gradient norm {} < {:e}",
+                gradc_graph::print::format_short(norm(&grad)),
                 settings.gradient_tol
             );
             Some((StopReason::Gradient, Some(detail)))

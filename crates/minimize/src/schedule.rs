@@ -32,35 +32,59 @@ impl Schedule {
 
 /// Why a schedule could not be read.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "unknown schedule `{0}`: expected constant, linear, quadratic, exp:BETA or step:EVERY:FACTOR"
-)]
-pub struct ScheduleError(pub String);
+pub enum ScheduleError {
+    #[error(
+        "unknown schedule `{0}`: expected constant, linear, quadratic, exp:BETA or step:EVERY:FACTOR"
+    )]
+    Unknown(String),
+    /// A known schedule with a value it cannot take (`step:1:0`).
+    #[error("schedule `{schedule}`: {part} must be {expected}, got `{value}`")]
+    Value {
+        schedule: String,
+        part: &'static str,
+        expected: &'static str,
+        value: String,
+    },
+}
 
 impl FromStr for Schedule {
     type Err = ScheduleError;
 
     fn from_str(text: &str) -> Result<Schedule, ScheduleError> {
-        let error = || ScheduleError(text.to_string());
+        let value =
+            |part: &'static str, expected: &'static str, value: &str| ScheduleError::Value {
+                schedule: text.to_string(),
+                part,
+                expected,
+                value: value.to_string(),
+            };
         let parts: Vec<&str> = text.split(':').collect();
         match parts.as_slice() {
             ["constant"] => Ok(Schedule::Constant),
             ["linear"] => Ok(Schedule::Linear),
             ["quadratic"] => Ok(Schedule::Quadratic),
-            ["exp", beta] => {
-                let beta: f64 = beta.parse().map_err(|_| error())?;
-                (beta >= 0.0 && beta.is_finite())
-                    .then_some(Schedule::Exponential { beta })
-                    .ok_or_else(error)
+            ["exp", beta_text] => {
+                let expected = "a finite number, 0 or more";
+                match beta_text.parse::<f64>() {
+                    Ok(beta) if beta >= 0.0 && beta.is_finite() => {
+                        Ok(Schedule::Exponential { beta })
+                    }
+                    _ => Err(value("BETA", expected, beta_text)),
+                }
             }
-            ["step", every, factor] => {
-                let every: usize = every.parse().map_err(|_| error())?;
-                let factor: f64 = factor.parse().map_err(|_| error())?;
-                (every > 0 && factor > 0.0 && factor.is_finite())
-                    .then_some(Schedule::Step { every, factor })
-                    .ok_or_else(error)
+            ["step", every_text, factor_text] => {
+                let every = match every_text.parse::<usize>() {
+                    Ok(every) if every > 0 => every,
+                    _ => return Err(value("EVERY", "a whole number above 0", every_text)),
+                };
+                match factor_text.parse::<f64>() {
+                    Ok(factor) if factor > 0.0 && factor.is_finite() => {
+                        Ok(Schedule::Step { every, factor })
+                    }
+                    _ => Err(value("FACTOR", "a finite number above 0", factor_text)),
+                }
             }
-            _ => Err(error()),
+            _ => Err(ScheduleError::Unknown(text.to_string())),
         }
     }
 }

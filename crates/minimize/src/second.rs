@@ -60,6 +60,10 @@ pub struct SecondOrderSettings {
     pub gtol: f64,
     /// L-BFGS memory `m`: the number of `(s, y)` pairs kept. Default 10.
     pub lbfgs_memory: usize,
+    /// A loss whose magnitude exceeds this many times the first's (and 1) counts as
+    /// divergence: for a minimizer, an objective that falls without bound (`-x^2`). Default
+    /// 1e12, as for the first-order methods.
+    pub explode_factor: f64,
 }
 
 impl Default for SecondOrderSettings {
@@ -72,6 +76,7 @@ impl Default for SecondOrderSettings {
             xtol: 1e-15,
             gtol: 1e-14,
             lbfgs_memory: 10,
+            explode_factor: 1e12,
         }
     }
 }
@@ -613,6 +618,8 @@ fn axpy(a: f64, x: &[f64], y: &mut [f64]) {
 /// The history, observer and interrupt flag of one run, and the building of its [`Outcome`].
 pub(crate) struct Run<'a> {
     history: Vec<(usize, f64)>,
+    /// The loss at the start, for the explosion test.
+    first: Option<f64>,
     interrupt: &'a AtomicBool,
     progress: &'a mut dyn Progress,
 }
@@ -621,6 +628,7 @@ impl<'a> Run<'a> {
     pub(crate) fn new(interrupt: &'a AtomicBool, progress: &'a mut dyn Progress) -> Run<'a> {
         Run {
             history: Vec::new(),
+            first: None,
             interrupt,
             progress,
         }
@@ -646,6 +654,17 @@ impl<'a> Run<'a> {
         if pending.is_some() {
             return pending;
         }
+        let first = *self.first.get_or_insert(f);
+        if f.abs() > settings.explode_factor * first.abs().max(1.0) {
+            let detail = format!(
+                "loss {} at step {k}: more than {:e} times the first in magnitude (the objective \
+                 may be unbounded {})",
+                gradc_graph::print::format_short(f),
+                settings.explode_factor,
+                if f < 0.0 { "below" } else { "above" },
+            );
+            return Some((StopReason::Diverged, detail));
+        }
         if let Some(detail) = gradient_test(g, f, settings.gtol) {
             return Some((StopReason::Gradient, detail));
         }
@@ -669,13 +688,19 @@ impl<'a> Run<'a> {
         stop_reason: StopReason,
         detail: String,
     ) -> Outcome {
+        // A finite loss that exploded: the point is finite, and it is where the run diverged.
+        let divergence = (stop_reason == StopReason::Diverged).then(|| Divergence {
+            step: steps,
+            loss,
+            bad_params: params.clone(),
+        });
         Outcome {
             params,
             loss,
             steps,
             stop_reason,
             history: self.history,
-            divergence: None,
+            divergence,
             detail: Some(detail),
         }
     }

@@ -1076,3 +1076,33 @@ fn divergence_keeps_the_last_finite_parameters() {
         }
     }
 }
+
+#[test]
+fn an_objective_unbounded_below_diverges() {
+    // −x², and a tilted one: both fall without bound; the relative gradient test would pass
+    // once |f| is huge (‖∇f‖ grows like √|f|), so the run must say "diverged" instead.
+    let problems = [
+        Scalar::new(1, |x| -(x[0].clone() * x[0].clone())),
+        Scalar::new(2, |x| {
+            x[0].clone() - x[1].clone() * x[1].clone() * x[1].clone()
+        }),
+    ];
+    for problem in &problems {
+        for solver in [Solver::Newton, Solver::Lbfgs] {
+            let mut recorder = Recorder::default();
+            let interrupt = AtomicBool::new(false);
+            let settings = SecondOrderSettings::default();
+            let start = vec![1.0; problem.n];
+            let out = match solver {
+                Solver::Newton => newton(problem, &start, &settings, &interrupt, &mut recorder),
+                _ => lbfgs(problem, &start, &settings, &interrupt, &mut recorder),
+            };
+            assert_eq!(out.stop_reason, StopReason::Diverged, "{solver:?} {out:?}");
+            let detail = out.detail.clone().unwrap_or_default();
+            assert!(detail.contains("unbounded below"), "{detail}");
+            let divergence = out.divergence.expect("divergence");
+            assert!(divergence.loss < -1e12, "{divergence:?}");
+            assert!(out.params.iter().all(|v| v.is_finite()));
+        }
+    }
+}

@@ -133,3 +133,6 @@ pub const UNKNOWN_EXTENT: &str = "E0143";
 pub const NOT_LEAST_SQUARES: &str = "E0200";
 /// A model that reads inputs, with no `data` statement and no `--data`.
 pub const NO_DATA_FILE: &str = "E0201";
+/// An input whose columns the data file does not have (a missing or repeated header, a
+/// position past the file's width).
+pub const DATA_COLUMNS: &str = "E0202";
