@@ -16,7 +16,13 @@ pub fn grad(args: GradArgs) -> anyhow::Result<u8> {
         no_simplify: args.no_simplify,
         ..DeriveConfig::default()
     };
-    if let Err(error) = gradc::limits::check_derivation(&model.program, &config) {
+    if args.hessian
+        && let Err(error) = gradc::limits::check_hessian(
+            &model.program,
+            "--hessian",
+            "print the gradient alone (without --hessian)",
+        )
+    {
         errln!("error: {error}");
         return Ok(crate::EXIT_MODEL_ERROR);
     }

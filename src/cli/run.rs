@@ -88,12 +88,20 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     };
     let output = |flag: &str| outputs.iter().find(|o| o.flag == flag);
     let needs_hessian = solver == Solver::Newton || args.errors;
-    let config = gradc::DeriveConfig {
-        hessian: needs_hessian,
-        for_run: true,
-        ..gradc::DeriveConfig::default()
+    let limit = match (solver, args.errors) {
+        (Solver::Newton, _) => Some((
+            "--optimizer newton",
+            "use --optimizer lbfgs, which needs gradients only",
+        )),
+        (_, true) => Some((
+            "--errors",
+            "fit without --errors (standard errors need the inverse Hessian)",
+        )),
+        _ => None,
     };
-    if let Err(error) = gradc::limits::check_derivation(&model.program, &config) {
+    if let Some((requested, instead)) = limit
+        && let Err(error) = gradc::limits::check_hessian(&model.program, requested, instead)
+    {
         errln!("error: {error}");
         return Ok(EXIT_MODEL_ERROR);
     }

@@ -430,16 +430,24 @@ impl<'a> Lowerer<'a> {
         let mut failed = false;
         self.inline_depth += 1;
         for k in 0..len {
-            for (param, tensor) in def.params.iter().zip(&tensors) {
-                let element = Value::scalar(tensor.element(k));
+            let arguments: Vec<NodeId> = tensors.iter().map(|t| t.element(k)).collect();
+            let key = (def.body as *const Expr, arguments);
+            if let Some(&node) = self.inlined.get(&key) {
+                nodes.push(node);
+                continue;
+            }
+            for (param, &element) in def.params.iter().zip(&key.1) {
                 self.scope
                     .locals
-                    .push((param.name.clone(), Local::Value(element)));
+                    .push((param.name.clone(), Local::Value(Value::scalar(element))));
             }
             let result = self.expr(def.body);
             self.scope.locals.clear();
             match result {
-                Value::Tensor(t) if t.is_scalar() => nodes.push(t.nodes[0]),
+                Value::Tensor(t) if t.is_scalar() => {
+                    self.inlined.insert(key, t.nodes[0]);
+                    nodes.push(t.nodes[0]);
+                }
                 Value::Tensor(t) => {
                     self.report(
                         Diagnostic::error(

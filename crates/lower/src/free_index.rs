@@ -70,6 +70,10 @@ impl<'a> Lowerer<'a> {
         let mut extents = Vec::with_capacity(indices.len());
         let mut ok = true;
         for (k, index) in indices.iter().enumerate() {
+            if !self.not_predefined(index, "an index name") {
+                ok = false;
+                continue;
+            }
             if let Some(first) = indices[..k].iter().find(|i| i.name == index.name) {
                 self.report(
                     Diagnostic::error(
@@ -147,7 +151,7 @@ impl<'a> Lowerer<'a> {
 
     /// A free index may not rebind a name that is already bound locally.
     fn can_bind(&mut self, index: &Ident) -> bool {
-        if index.name.is_empty() {
+        if index.name.is_empty() || !self.not_predefined(index, "an index name") {
             return false;
         }
         if let Resolved::Local(_) = self.scope.resolve(&index.name) {

@@ -127,6 +127,11 @@ pub const UNBOUND_INDEX: &str = "E0141";
 pub const UNUSED_INDEX: &str = "E0142";
 /// A free index whose extent cannot be inferred from how it is used.
 pub const UNKNOWN_EXTENT: &str = "E0143";
+/// A model whose graph, once vectors are unrolled and functions inlined, exceeds the node
+/// limit.
+pub const MODEL_TOO_LARGE: &str = "E0144";
+/// Two `predict` statements that write a CSV column of the same name.
+pub const DUPLICATE_COLUMN: &str = "E0145";
 
 // Errors found when a command prepares a model to run (the gradc command line).
 /// `--optimizer lm` on an objective that is not a sum of squares.

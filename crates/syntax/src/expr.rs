@@ -8,7 +8,7 @@ use crate::ast::{BinaryOp, CompareOp, Expr, ExprKind, Ident, Reduction};
 use crate::codes;
 use crate::diagnostic::Diagnostic;
 use crate::lexer::{Token, TokenKind};
-use crate::parser::{MAX_NESTING, Parser};
+use crate::parser::{MAX_CHAIN, MAX_NESTING, Parser};
 use crate::span::Span;
 
 impl Parser<'_> {
@@ -43,13 +43,11 @@ impl Parser<'_> {
     fn condition(&mut self) -> Expr {
         if self.parenthesized_condition() {
             let open = self.bump();
-            let inner = self.condition();
+            let mut inner = self.condition();
             let close = self.expect_closing(TokenKind::RParen, open);
             let end = close.map_or(inner.span, |t| t.span);
-            return Expr {
-                span: open.span.to(end),
-                kind: inner.kind,
-            };
+            inner.span = open.span.to(end);
+            return inner;
         }
         let lhs = self.additive();
         let Some(op) = compare_op(self.peek()) else {
@@ -134,9 +132,9 @@ impl Parser<'_> {
                 _ => break,
             };
             let operator = self.bump();
-            // Each operator nests the (left-associated) tree one level deeper, and every later
-            // stage recurses over it, so a long chain counts against the nesting limit too.
-            self.depth += 1;
+            if !self.count_operator(operator) {
+                break;
+            }
             let rhs = self.multiplicative();
             lhs = binary(op, operator, lhs, rhs);
         }
@@ -156,13 +154,44 @@ impl Parser<'_> {
                 _ => break,
             };
             let operator = self.bump();
-            // See `additive`.
-            self.depth += 1;
+            if !self.count_operator(operator) {
+                break;
+            }
             let rhs = self.unary();
             lhs = binary(op, operator, lhs, rhs);
         }
         self.depth = outer_depth;
         lhs
+    }
+
+    /// Counts a binary operator of a chain (`a + b + c …`, `a * b * c …`): a chain is a tree
+    /// as deep as it is long, and lowering recurses over it, so a chain may have at most
+    /// [`MAX_CHAIN`] operators. Reports and skips the rest of the statement past that.
+    fn count_operator(&mut self, operator: crate::lexer::Token) -> bool {
+        self.chain += 1;
+        if self.chain <= MAX_CHAIN {
+            return true;
+        }
+        self.report(
+            Diagnostic::error(
+                codes::NESTED_TOO_DEEPLY,
+                "expression too long",
+                operator.span,
+            )
+            .with_label(format!("more than {MAX_CHAIN} operators in one expression"))
+            .with_hint("sum a vector with `sum(v)`, or split the expression with `let`"),
+        );
+        self.skip_statement();
+        false
+    }
+
+    fn skip_statement(&mut self) {
+        while !matches!(
+            self.peek(),
+            TokenKind::Newline | TokenKind::Semicolon | TokenKind::Eof
+        ) {
+            self.bump();
+        }
     }
 
     fn unary(&mut self) -> Expr {
@@ -175,16 +204,11 @@ impl Parser<'_> {
                     self.here(),
                 )
                 .with_label(format!(
-                    "more than {MAX_NESTING} levels of operators and parentheses"
+                    "more than {MAX_NESTING} levels of parentheses, signs, powers and calls"
                 ))
-                .with_hint("split the expression with `let`, or use `sum(v)` for long sums"),
+                .with_hint("split the expression with `let`"),
             );
-            while !matches!(
-                self.peek(),
-                TokenKind::Newline | TokenKind::Semicolon | TokenKind::Eof
-            ) {
-                self.bump();
-            }
+            self.skip_statement();
             return Expr {
                 kind: ExprKind::Error,
                 span: self.placeholder(),
@@ -261,14 +285,12 @@ impl Parser<'_> {
             TokenKind::Sum | TokenKind::Mean => self.sum_or_mean(token),
             TokenKind::LParen => {
                 self.bump();
-                let inner = self.expr();
+                let mut inner = self.expr();
                 let close = self.expect_closing(TokenKind::RParen, token);
                 // The parentheses belong to the expression, so carets cover them.
                 let end = close.map_or(inner.span, |t| t.span);
-                Expr {
-                    span: token.span.to(end),
-                    kind: inner.kind,
-                }
+                inner.span = token.span.to(end);
+                inner
             }
             TokenKind::If => self.if_expression(token),
             _ => {

@@ -31,7 +31,9 @@ pub enum LexError {
 
 #[derive(Logos, Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[logos(error = LexError)]
-#[logos(skip r"[ \t\r\f]+")]
+// A byte-order mark (U+FEFF), which some editors write at the start of a UTF-8 file, is white
+// space.
+#[logos(skip r"[ \t\r\f\u{FEFF}]+")]
 // A comment runs to the end of the line, so reading greedily to the newline is intended.
 #[logos(skip(r"#[^\n]*", allow_greedy = true))]
 pub enum TokenKind {
@@ -266,7 +268,7 @@ fn lex_error(error: LexError, span: Span, source: &str) -> Diagnostic {
             };
             let diagnostic = Diagnostic::error(
                 codes::UNEXPECTED_CHARACTER,
-                format!("unexpected character `{}`", first_char(text)),
+                format!("unexpected character {}", shown_char(text)),
                 span,
             )
             .with_label("not part of the language");
@@ -290,8 +292,14 @@ fn lex_error(error: LexError, span: Span, source: &str) -> Diagnostic {
     }
 }
 
-fn first_char(text: &str) -> String {
-    text.chars().next().map(String::from).unwrap_or_default()
+/// The first character for a message: `` `$` ``, or its code point when it is a control
+/// character that would garble the terminal (`U+0000`).
+fn shown_char(text: &str) -> String {
+    match text.chars().next() {
+        Some(c) if c.is_control() => format!("U+{:04X}", c as u32),
+        Some(c) => format!("`{c}`"),
+        None => String::new(),
+    }
 }
 
 fn check_escapes(span: Span, source: &str, errors: &mut Vec<Diagnostic>) {

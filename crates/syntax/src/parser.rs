@@ -31,6 +31,7 @@ pub fn parse(source: &str) -> Parsed {
         statement_start: 0,
         statement_failed: false,
         depth: 0,
+        chain: 0,
     };
     let file = parser.file();
     let mut errors = lex_errors;
@@ -54,6 +55,8 @@ pub(crate) struct Parser<'source> {
     statement_failed: bool,
     /// How deeply expressions are nested right now; see [`MAX_NESTING`].
     pub(crate) depth: usize,
+    /// Binary operators in the current statement; see [`MAX_CHAIN`].
+    pub(crate) chain: usize,
 }
 
 /// The deepest expression nesting accepted, counting parentheses, unary operators and the
@@ -61,6 +64,11 @@ pub(crate) struct Parser<'source> {
 /// unbounded nesting (easy to produce by a fuzzer, or `((((...`) would overflow it; every later
 /// stage recurses over the tree too and relies on this bound.
 pub(crate) const MAX_NESTING: usize = 256;
+
+/// The most binary operators in the expressions of one statement (a sum written out term by
+/// term). Lowering recurses once per operator; `gradc_lower::compile` runs on a thread whose
+/// stack holds this many levels.
+pub(crate) const MAX_CHAIN: usize = 100_000;
 
 impl Parser<'_> {
     // Token access.
@@ -267,6 +275,7 @@ impl Parser<'_> {
         let start = self.token().span.start;
         self.statement_start = start;
         self.statement_failed = false;
+        self.chain = 0;
         let kind = match self.peek() {
             TokenKind::Data => Some(self.data()),
             TokenKind::Input => Some(self.input()),

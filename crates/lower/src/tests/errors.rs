@@ -85,6 +85,29 @@ error_tests! {
     if_branch_shapes: "param u[3]\nparam v[2]\nminimize sum(if u[0] > 0 then u else v)\n";
     short_names_get_no_suggestion: "param w = 1\nminimize (w - q)^2\n";
     softmax_of_matrix: "param W[2][2]\nminimize sum(softmax(W))\n";
+    pi_as_function_parameter: "fn f(pi) = pi * 2\nparam w = 1\nminimize f(w)^2\n";
+    inf_as_index_name: "param a[3]\nminimize sum(inf) a[inf]^2\n";
+    pi_as_let_index: "param a[3]\nlet v[pi] = a[pi] * 2\nminimize sum(v)\n";
+    inf_redeclared: "param inf = 1\nminimize inf^2\n";
+    inf_as_initial_value: "param w = inf\nminimize w^2\n";
+    predicted_twice: "input x\nparam a = 1\nlet q = a * x\npredict q\npredict q\nminimize a^2\n";
+    predicted_column_named_like_a_parameter: "input x\nparam a = 1\npredict a = 2 * x\nminimize a^2\n";
+    predicted_element_clashes_with_vector: "input x\nparam w[2] = 1\nlet v = w * x\npredict v\npredict v[1]\nminimize sum(w^2)\n";
+    nested_functions_too_large: "param x = 0.5\nfn f0(a) = a * a + 1\nfn f1(a) = f0(f0(a))\nfn f2(a) = f1(f1(a))\nfn f3(a) = f2(f2(a))\nfn f4(a) = f3(f3(a))\nfn f5(a) = f4(f4(a))\nfn f6(a) = f5(f5(a))\nfn f7(a) = f6(f6(a))\nfn f8(a) = f7(f7(a))\nfn f9(a) = f8(f8(a))\nfn f10(a) = f9(f9(a))\nfn f11(a) = f10(f10(a))\nfn f12(a) = f11(f11(a))\nfn f13(a) = f12(f12(a))\nfn f14(a) = f13(f13(a))\nfn f15(a) = f14(f14(a))\nfn f16(a) = f15(f15(a))\nfn f17(a) = f16(f16(a))\nfn f18(a) = f17(f17(a))\nfn f19(a) = f18(f18(a))\nfn f20(a) = f19(f19(a))\nminimize f20(x)\n";
+}
+
+#[test]
+fn repeated_calls_are_inlined_once() {
+    // Forty levels of `f(a) + f(a)` are 2^40 calls as written, and 41 distinct nodes.
+    let mut source = String::from("param x = 0.5\nfn f0(a) = a * a + 1\n");
+    for k in 1..=40 {
+        source.push_str(&format!("fn f{k}(a) = f{}(a) + f{}(a)\n", k - 1, k - 1));
+    }
+    source.push_str("minimize f40(x)\n");
+    let started = std::time::Instant::now();
+    let program = compile(&source).expect("compiles");
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    assert!(program.graph.len() < 50, "{} nodes", program.graph.len());
 }
 
 #[test]

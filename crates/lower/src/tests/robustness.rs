@@ -80,3 +80,25 @@ fn deep_but_accepted_expressions_do_not_overflow_the_stack() {
     let too_long = format!("param w\nminimize {}w\n", "w + ".repeat(5000));
     assert!(compile(&too_long).is_err());
 }
+
+#[test]
+fn a_long_flat_sum_is_not_nesting() {
+    // 257 terms used to be "nested too deeply"; 100,000 operators is the length limit (50,000
+    // terms of `k * w` are 99,998 operators).
+    for terms in [257usize, 20_000, 50_000] {
+        let mut source = String::from("param w = 1\nminimize w");
+        for k in 1..terms {
+            source.push_str(&format!(" + {k} * w"));
+        }
+        source.push('\n');
+        let program = crate::compile(&source).unwrap_or_else(|e| panic!("{terms}: {e:?}"));
+        assert!(program.graph.len() > terms, "{terms}");
+    }
+    let mut source = String::from("param w = 1\nminimize w");
+    for _ in 0..100_001 {
+        source.push_str(" + w");
+    }
+    let errors = crate::compile(&source).expect_err("too long");
+    assert_eq!(errors.len(), 1);
+    assert!(errors[0].message.contains("expression too long"), "{:?}", errors[0]);
+}

@@ -31,3 +31,46 @@ fn spans_outside_the_source_are_clamped() {
     let text = render("a.loss", source, &[diagnostic], false);
     assert!(text.contains("a.loss:1:10"));
 }
+
+/// Parses and renders every error, as the command line shows them.
+fn check_render(source: &str) -> String {
+    let parsed = crate::parse(source);
+    render("a.loss", source, &parsed.errors, false)
+}
+
+#[test]
+fn an_error_in_a_long_line_shows_a_window_of_it() {
+    let mut source = String::from("param w = 1\nminimize w");
+    for _ in 0..90_000 {
+        source.push_str(" + w");
+    }
+    source.push_str(" $ + w\n");
+    let text = check_render(&source);
+    assert!(text.len() < 1000, "{} bytes echoed", text.len());
+    insta::assert_snapshot!(text, @r"
+    error[E0001]: unexpected character `$`
+      --> a.loss:2:360012
+      |
+    2 | …+ w + w + w + w + w + w + w + w + w + w + w + w + w + w + w $ + w
+      |                                                              ^ not part of the language
+    ");
+}
+
+#[test]
+fn a_nul_byte_is_named_and_not_echoed() {
+    let text = check_render("param w = 1\nminimize w \0 + 1\n");
+    assert!(!text.contains('\0'));
+    insta::assert_snapshot!(text, @r"
+    error[E0001]: unexpected character U+0000
+      --> a.loss:2:12
+      |
+    2 | minimize w   + 1
+      |            ^ not part of the language
+    ");
+}
+
+#[test]
+fn a_byte_order_mark_is_white_space() {
+    let parsed = crate::parse("\u{feff}param w = 1\nminimize w^2\n");
+    assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
+}
