@@ -567,6 +567,44 @@ mod tests {
     }
 
     #[test]
+    fn a_chain_deeper_than_the_stack_prints() {
+        // 200,000 nested additions: a recursive printer needs far more than a test thread's
+        // 2 MiB of stack.
+        let mut g = Graph::new();
+        let w = g.param(0);
+        let mut sum = g.neg(w);
+        for k in 1..200_000 {
+            let c = g.constant(k as f64);
+            let term = g.mul(c, w);
+            sum = g.add2(sum, term);
+        }
+        let naming = naming();
+        for notation in [Notation::Text, Notation::Latex] {
+            let text = Listing::inline().expression(&g, sum, &naming, notation);
+            assert!(text.starts_with("-w + 1"), "{}", &text[..40]);
+        }
+        let listing = Listing::new(&g, &[sum], &naming);
+        let text = listing.expression(&g, sum, &naming, Notation::Text);
+        assert!(text.ends_with(" + 199999 * w"), "{}", &text[text.len() - 40..]);
+    }
+
+    #[test]
+    fn a_negated_right_operand_reads_as_a_subtraction() {
+        let mut g = Graph::new();
+        let (w, b) = (g.param(0), g.param(1));
+        let two = g.constant(-2.0);
+        let scaled = g.mul(two, b);
+        let sum = g.add2(w, scaled);
+        let negated = g.neg(b);
+        let power = g.binary(Op::Pow, negated, w);
+        let other = g.add2(w, power);
+        let naming = naming();
+        let listing = Listing::inline();
+        assert_eq!(listing.expression(&g, sum, &naming, Notation::Text), "w - 2 * b");
+        assert_eq!(listing.expression(&g, other, &naming, Notation::Text), "w + (-b) ^ w");
+    }
+
+    #[test]
     fn numbers_read_back() {
         assert_eq!(format_number(2.0), "2");
         assert_eq!(format_number(0.5), "0.5");
