@@ -71,7 +71,10 @@ mod tests {
             .expect_err("too large");
         assert!(started.elapsed() < std::time::Duration::from_secs(1));
         let text = error.to_string();
-        assert!(text.starts_with("--optimizer newton needs the symbolic Hessian"), "{text}");
+        assert!(
+            text.starts_with("--optimizer newton needs the symbolic Hessian"),
+            "{text}"
+        );
         assert!(text.contains("of 2401 parameters"), "{text}");
         assert!(text.ends_with("use --optimizer lbfgs"), "{text}");
     }

@@ -45,7 +45,10 @@ fn repository() -> &'static Path {
 #[test]
 fn a_long_sum_of_parameters_prints_its_gradient() {
     // 20,000 squares: a chain of 20,000 additions, once a stack overflow in the printer.
-    let dir = scratch("sum", &[("m.loss", "param w[20000] = 1\nminimize sum(w^2)\n")]);
+    let dir = scratch(
+        "sum",
+        &[("m.loss", "param w[20000] = 1\nminimize sum(w^2)\n")],
+    );
     let out = gradc_in(&dir, &["grad", "m.loss"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("∂L/∂w[19999] = 2 * w[19999]"));
@@ -63,7 +66,16 @@ fn threads_are_capped_at_what_the_rows_can_use() {
     let started = Instant::now();
     let out = gradc_in(
         &dir,
-        &["run", "m.loss", "--data", "d.csv", "--threads", "10000", "-v", "--quiet"],
+        &[
+            "run",
+            "m.loss",
+            "--data",
+            "d.csv",
+            "--threads",
+            "10000",
+            "-v",
+            "--quiet",
+        ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(started.elapsed() < Duration::from_secs(20));
@@ -84,18 +96,32 @@ fn a_hessian_too_large_is_refused_before_the_work() {
         assert!(err.contains("of 4417 parameters"), "{err}");
         assert!(err.contains("too large to derive"), "{err}");
     }
-    let out = gradc_in(repository(), &["run", "examples/mlp_64.loss", "--optimizer", "newton"]);
-    assert!(stderr(&out).contains("use --optimizer lbfgs"), "{}", stderr(&out));
+    let out = gradc_in(
+        repository(),
+        &["run", "examples/mlp_64.loss", "--optimizer", "newton"],
+    );
+    assert!(
+        stderr(&out).contains("use --optimizer lbfgs"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
 fn a_device_as_data_is_refused_at_the_line_limit() {
-    let dir = scratch("zero", &[("m.loss", "input x\nparam a = 0\nminimize mean((a - x)^2)\n")]);
+    let dir = scratch(
+        "zero",
+        &[("m.loss", "input x\nparam a = 0\nminimize mean((a - x)^2)\n")],
+    );
     let started = Instant::now();
     let out = gradc_in(&dir, &["run", "m.loss", "--data", "/dev/zero"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(started.elapsed() < Duration::from_secs(20));
-    assert!(stderr(&out).contains("line 1 is longer than"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("line 1 is longer than"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -136,11 +162,24 @@ fn eval_uses_the_data_reductions_the_fit_was_made_with() {
     let (own_csv, train_csv) = (csv(&own), csv(&train));
     let dir = scratch(
         "reductions",
-        &[("m.loss", model), ("own.csv", &own_csv), ("train.csv", &train_csv)],
+        &[
+            ("m.loss", model),
+            ("own.csv", &own_csv),
+            ("train.csv", &train_csv),
+        ],
     );
     let out = gradc_in(
         &dir,
-        &["run", "m.loss", "--data", "train.csv", "--optimizer", "lbfgs", "--out", "fit.json"],
+        &[
+            "run",
+            "m.loss",
+            "--data",
+            "train.csv",
+            "--optimizer",
+            "lbfgs",
+            "--out",
+            "fit.json",
+        ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let fit: serde_json::Value =
@@ -152,7 +191,12 @@ fn eval_uses_the_data_reductions_the_fit_was_made_with() {
     // Predictions on new rows use the training rows' mean and deviation: the fit is exact, so
     // they are 3x + 1 at any x.
     std::fs::write(dir.join("new.csv"), "x\n0\n110\n1000\n").expect("new data");
-    let out = gradc_in(&dir, &["eval", "m.loss", "--params", "fit.json", "--data", "new.csv"]);
+    let out = gradc_in(
+        &dir,
+        &[
+            "eval", "m.loss", "--params", "fit.json", "--data", "new.csv",
+        ],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let predictions: Vec<f64> = stdout(&out)
         .lines()
@@ -163,14 +207,30 @@ fn eval_uses_the_data_reductions_the_fit_was_made_with() {
     let b = fit["params"]["b"].as_f64().expect("b");
     for (x, p) in [0.0, 110.0, 1000.0].iter().zip(&predictions) {
         let expected = w * (x - mean) / sd + b;
-        assert!((p - expected).abs() <= 1e-9 * expected.abs().max(1.0), "{x}: {p} vs {expected}");
-        assert!((p - (3.0 * x + 1.0)).abs() < 1e-6 * (3.0 * x + 1.0).abs().max(1.0), "{x}: {p}");
+        assert!(
+            (p - expected).abs() <= 1e-9 * expected.abs().max(1.0),
+            "{x}: {p} vs {expected}"
+        );
+        assert!(
+            (p - (3.0 * x + 1.0)).abs() < 1e-6 * (3.0 * x + 1.0).abs().max(1.0),
+            "{x}: {p}"
+        );
     }
     // A parameters file without the values (written by hand) falls back to the model's own
     // data file, and says so.
     let bare = serde_json::json!({ "params": fit["params"] });
     std::fs::write(dir.join("bare.json"), bare.to_string()).expect("bare");
-    let out = gradc_in(&dir, &["eval", "m.loss", "--params", "bare.json", "--data", "new.csv"]);
+    let out = gradc_in(
+        &dir,
+        &[
+            "eval",
+            "m.loss",
+            "--params",
+            "bare.json",
+            "--data",
+            "new.csv",
+        ],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stderr(&out).contains("warning: bare.json does not hold the values of `mean(x)`"));
 }
@@ -179,7 +239,10 @@ fn eval_uses_the_data_reductions_the_fit_was_made_with() {
 fn check_at_a_non_finite_point_says_what_is_not_finite() {
     let dir = scratch(
         "check",
-        &[("m.loss", "param x = 0\nparam y = 1\nminimize log(x) + y^2\n")],
+        &[(
+            "m.loss",
+            "param x = 0\nparam y = 1\nminimize log(x) + y^2\n",
+        )],
     );
     let out = gradc_in(&dir, &["check", "m.loss"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
@@ -189,12 +252,18 @@ fn check_at_a_non_finite_point_says_what_is_not_finite() {
     ");
     let dir = scratch(
         "check-gradient",
-        &[("m.loss", "param x = 0\nparam y = 1\nminimize sqrt(x) + y^2\n")],
+        &[(
+            "m.loss",
+            "param x = 0\nparam y = 1\nminimize sqrt(x) + y^2\n",
+        )],
     );
     let out = gradc_in(&dir, &["check", "m.loss"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let text = stdout(&out);
-    assert!(text.contains("x                    not finite  (∂L/∂x = inf)"), "{text}");
+    assert!(
+        text.contains("x                    not finite  (∂L/∂x = inf)"),
+        "{text}"
+    );
     assert!(text.contains("\ny          "), "{text}");
     assert!(text.starts_with("value 1\n"), "{text}");
 }
@@ -204,7 +273,10 @@ fn columns_past_the_file_point_at_the_input_statement() {
     let dir = scratch(
         "columns",
         &[
-            ("m.loss", "data \"d.csv\"\ninput x[11] = columns 0..11\nparam w[11] = 0\nminimize mean(dot(w, x))\n"),
+            (
+                "m.loss",
+                "data \"d.csv\"\ninput x[11] = columns 0..11\nparam w[11] = 0\nminimize mean(dot(w, x))\n",
+            ),
             ("d.csv", "a,b,c\n1,2,3\n"),
         ],
     );
@@ -226,7 +298,10 @@ fn meaningless_values_are_usage_errors() {
     let dir = scratch(
         "usage",
         &[
-            ("m.loss", "data \"d.csv\"\ninput x\nparam a = 0\nminimize mean((a - x)^2)\n"),
+            (
+                "m.loss",
+                "data \"d.csv\"\ninput x\nparam a = 0\nminimize mean((a - x)^2)\n",
+            ),
             ("d.csv", "x\n1\n"),
         ],
     );
@@ -243,11 +318,19 @@ fn meaningless_values_are_usage_errors() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
     }
     let out = gradc_in(&dir, &["run", "m.loss", "--validate", "0.5"]);
-    assert!(stderr(&out).contains("--validate needs at least 2 data rows"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--validate needs at least 2 data rows"),
+        "{}",
+        stderr(&out)
+    );
     let out = gradc_in(&dir, &["run", "m.loss", "--schedule", "step:1:0"]);
     assert!(stderr(&out).contains("FACTOR must be a finite number above 0, got `0`"));
     let out = gradc_in(&dir, &["run", "m.loss", "--lr", "-1"]);
-    assert!(stderr(&out).contains("'-1' for '--lr <LR>': must be above 0"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("'-1' for '--lr <LR>': must be above 0"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -268,15 +351,33 @@ fn the_table_prints_numbers_as_numpy_does() {
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
-    assert!(text.contains("x                                   1\n"), "{text}");
+    assert!(
+        text.contains("x                                   1\n"),
+        "{text}"
+    );
     assert!(text.contains("loss        1.2325952e-32\n"), "{text}");
     let out = gradc_in(
         repository(),
-        &["run", "examples/rosenbrock.loss", "--optimizer", "gd", "--lr", "1e-4", "--steps", "10"],
+        &[
+            "run",
+            "examples/rosenbrock.loss",
+            "--optimizer",
+            "gd",
+            "--lr",
+            "1e-4",
+            "--steps",
+            "10",
+        ],
     );
     let text = stdout(&out);
-    assert!(text.contains("x                          -1.0792454\n"), "{text}");
+    assert!(
+        text.contains("x                          -1.0792454\n"),
+        "{text}"
+    );
     assert!(text.contains("loss        5.6215944\n"), "{text}");
-    let loss_line = text.lines().find(|l| l.starts_with("loss")).expect("loss line");
+    let loss_line = text
+        .lines()
+        .find(|l| l.starts_with("loss"))
+        .expect("loss line");
     assert!(loss_line.len() <= "loss        ".len() + 14, "{loss_line}");
 }

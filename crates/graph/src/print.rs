@@ -585,7 +585,11 @@ mod tests {
         }
         let listing = Listing::new(&g, &[sum], &naming);
         let text = listing.expression(&g, sum, &naming, Notation::Text);
-        assert!(text.ends_with(" + 199999 * w"), "{}", &text[text.len() - 40..]);
+        assert!(
+            text.ends_with(" + 199999 * w"),
+            "{}",
+            &text[text.len() - 40..]
+        );
     }
 
     #[test]
@@ -600,8 +604,14 @@ mod tests {
         let other = g.add2(w, power);
         let naming = naming();
         let listing = Listing::inline();
-        assert_eq!(listing.expression(&g, sum, &naming, Notation::Text), "w - 2 * b");
-        assert_eq!(listing.expression(&g, other, &naming, Notation::Text), "w + (-b) ^ w");
+        assert_eq!(
+            listing.expression(&g, sum, &naming, Notation::Text),
+            "w - 2 * b"
+        );
+        assert_eq!(
+            listing.expression(&g, other, &naming, Notation::Text),
+            "w + (-b) ^ w"
+        );
     }
 
     #[test]

@@ -408,9 +408,9 @@ pub fn minimize(
     }
 }
 
-/// The Euclidean norm.
+/// The Euclidean norm; 0 (not −0, which `Iterator::sum` gives for no terms) for no parameters.
 pub fn norm(v: &[f64]) -> f64 {
-    v.iter().map(|x| x * x).sum::<f64>().sqrt()
+    v.iter().fold(0.0, |sum, x| sum + x * x).sqrt()
 }
 
 /// Mini-batches for `sgd`: consecutive slices of a permutation of the rows, reshuffled each

@@ -255,7 +255,10 @@ impl Drop for Expr {
 /// place, so that `expr` itself drops without recursing.
 fn take_children(expr: &mut Expr, into: &mut Vec<Expr>) {
     let mut take = |slot: &mut Box<Expr>| {
-        if !matches!(slot.kind, ExprKind::Number(_) | ExprKind::Name(_) | ExprKind::Error) {
+        if !matches!(
+            slot.kind,
+            ExprKind::Number(_) | ExprKind::Name(_) | ExprKind::Error
+        ) {
             let empty = Expr {
                 kind: ExprKind::Error,
                 span: slot.span,

@@ -81,8 +81,8 @@ impl<'a> View<'a> {
             .chain(&diagnostic.secondary)
             .map(|label| clamp(label.span.range(), original))
             .collect();
-        let original_line_starts: Vec<usize> = codespan_reporting::files::line_starts(original)
-            .collect();
+        let original_line_starts: Vec<usize> =
+            codespan_reporting::files::line_starts(original).collect();
         let line_of = |offset: usize| original_line_starts.partition_point(|&s| s <= offset) - 1;
         let line_end = |line: usize| {
             original_line_starts
@@ -114,9 +114,11 @@ impl<'a> View<'a> {
                     text.push('…');
                 }
                 pieces.push((text.len(), from, to - from));
-                text.extend(original[from..to].chars().map(|c| {
-                    if is_hidden_control(c) { ' ' } else { c }
-                }));
+                text.extend(
+                    original[from..to]
+                        .chars()
+                        .map(|c| if is_hidden_control(c) { ' ' } else { c }),
+                );
                 // A control character of two bytes (U+0080..U+009F) became a one-byte space:
                 // pad, so that offsets within a piece stay the file's.
                 while text.len() < pieces[pieces.len() - 1].0 + (to - from) {
@@ -228,8 +230,15 @@ impl<'a> codespan_reporting::files::Files<'a> for View<'_> {
         Ok(&self.text)
     }
 
-    fn line_index(&'a self, (): (), byte_index: usize) -> Result<usize, codespan_reporting::files::Error> {
-        Ok(self.line_starts.partition_point(|&s| s <= byte_index).saturating_sub(1))
+    fn line_index(
+        &'a self,
+        (): (),
+        byte_index: usize,
+    ) -> Result<usize, codespan_reporting::files::Error> {
+        Ok(self
+            .line_starts
+            .partition_point(|&s| s <= byte_index)
+            .saturating_sub(1))
     }
 
     fn line_range(
@@ -243,7 +252,11 @@ impl<'a> codespan_reporting::files::Files<'a> for View<'_> {
                 max: self.line_starts.len().saturating_sub(1),
             },
         )?;
-        let end = self.line_starts.get(line_index + 1).copied().unwrap_or(self.text.len());
+        let end = self
+            .line_starts
+            .get(line_index + 1)
+            .copied()
+            .unwrap_or(self.text.len());
         Ok(start..end)
     }
 

@@ -100,5 +100,9 @@ fn a_long_flat_sum_is_not_nesting() {
     }
     let errors = crate::compile(&source).expect_err("too long");
     assert_eq!(errors.len(), 1);
-    assert!(errors[0].message.contains("expression too long"), "{:?}", errors[0]);
+    assert!(
+        errors[0].message.contains("expression too long"),
+        "{:?}",
+        errors[0]
+    );
 }
