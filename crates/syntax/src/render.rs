@@ -101,8 +101,8 @@ impl<'a> View<'a> {
         }
         let mut text = String::with_capacity(original.len().min(1 << 16));
         let mut pieces = Vec::new();
-        for line in 0..original_line_starts.len() {
-            let (start, end) = (original_line_starts[line], line_end(line));
+        for (line, &start) in original_line_starts.iter().enumerate() {
+            let end = line_end(line);
             let windows = if end - start > LONG_LINE_BYTES {
                 windows(original, start, end, &spans)
             } else {
