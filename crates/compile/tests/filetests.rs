@@ -152,7 +152,9 @@ fn generated_ir_matches_the_golden_files() {
     assert!(files.len() >= 5, "the golden files are missing: {files:?}");
     let mut failures = Vec::new();
     for path in files {
-        let relative = path.strip_prefix(env!("CARGO_MANIFEST_DIR")).unwrap_or(&path);
+        let relative = path
+            .strip_prefix(env!("CARGO_MANIFEST_DIR"))
+            .unwrap_or(&path);
         let name = relative.display();
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
         let (header, expected) = split(&text);
