@@ -309,33 +309,61 @@ mod tests {
         gradc_lower::compile(source).expect("compiles")
     }
 
+    /// The terms recognized in the objective of `source`, one per line as `weight · how
+    /// residual` (`how`: over the rows by `mean` or `sum`, or `once` for a row-free residual),
+    /// or the reason it is not a sum of squares.
+    fn recognized(source: &str) -> String {
+        let p = program(source);
+        let mut out = Vec::new();
+        if let Err(error) = terms(&p.graph, p.objective, 1.0, None, &mut out) {
+            return format!("not a sum of squares: {}", error.reason);
+        }
+        let lines: Vec<String> = out
+            .iter()
+            .map(|term| {
+                let how = match term.reduction {
+                    Some(true) => "mean",
+                    Some(false) => "sum",
+                    None => "once",
+                };
+                let residual = p.graph.sexpr(term.residual);
+                format!("{} · {how} {residual}", term.weight)
+            })
+            .collect();
+        lines.join("\n")
+    }
+
     #[test]
     fn recognized_shapes() {
-        for source in [
-            "input x\ninput y\nparam a\nminimize sum((a * x - y)^2)\n",
-            "input x\ninput y\nparam a\nminimize mean((a * x - y)^2) / 2\n",
-            "param x = -1.2\nparam y = 1\nlet r1 = 10 * (y - x^2)\nlet r2 = 1 - x\nminimize r1^2 + r2^2\n",
-            "param x = 1\nminimize (1 - x)^2 + 100 * (x - 3) * (x - 3)\n",
-        ] {
-            let p = program(source);
-            let mut out = Vec::new();
-            terms(&p.graph, p.objective, 1.0, None, &mut out)
-                .unwrap_or_else(|e| panic!("{source}: {e}"));
-            assert!(!out.is_empty());
-        }
-        for source in [
-            "param x = 1\nminimize x^4\n",
-            "input x\nparam a\nminimize mean(log(1 + (a * x)^2))\n",
-            "param x = 1\nminimize (x - 1)^2 + 3\n",
-            "param x = 1\nminimize -2 * (x - 1)^2\n",
-        ] {
-            let p = program(source);
-            let mut out = Vec::new();
-            assert!(
-                terms(&p.graph, p.objective, 1.0, None, &mut out).is_err(),
-                "{source}"
-            );
-        }
+        insta::assert_snapshot!(
+            recognized("input x\ninput y\nparam a\nminimize sum((a * x - y)^2)\n"),
+            @"1 · sum (- (* param#0 input#0) input#1)"
+        );
+        insta::assert_snapshot!(
+            recognized("input x\ninput y\nparam a\nminimize mean((a * x - y)^2) / 2\n"),
+            @"0.5 · mean (- (* param#0 input#0) input#1)"
+        );
+        insta::assert_snapshot!(
+            recognized("param x = -1.2\nparam y = 1\nlet r1 = 10 * (y - x^2)\nlet r2 = 1 - x\nminimize r1^2 + r2^2\n"),
+            @"
+        1 · once (* 10 (- param#1 (^ param#0 2)))
+        1 · once (- 1 param#0)
+        "
+        );
+        insta::assert_snapshot!(
+            recognized("param x = 1\nminimize (1 - x)^2 + 100 * (x - 3) * (x - 3)\n"),
+            @"
+        1 · once (- 1 param#0)
+        100 · once (- param#0 3)
+        "
+        );
+        insta::assert_snapshot!(recognized("param x = 1\nminimize x^4\n"), @"not a sum of squares: this term is not a square");
+        insta::assert_snapshot!(
+            recognized("input x\nparam a\nminimize mean(log(1 + (a * x)^2))\n"),
+            @"not a sum of squares: this term is not a square"
+        );
+        insta::assert_snapshot!(recognized("param x = 1\nminimize (x - 1)^2 + 3\n"), @"not a sum of squares: a constant term is not a square");
+        insta::assert_snapshot!(recognized("param x = 1\nminimize -2 * (x - 1)^2\n"), @"not a sum of squares: this term is not a square");
     }
 
     /// Σρ² is the objective, 2Jᵀρ its gradient (interpreter), and `residuals` the first half

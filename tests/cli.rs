@@ -76,18 +76,39 @@ fn latex_and_dot_formats() {
 
 #[test]
 fn no_simplify_shows_the_raw_derivative() {
-    let out = gradc(&[
-        "grad",
-        "examples/logistic_regression.loss",
-        "--no-simplify",
-        "--format",
-        "json",
-    ]);
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    assert_eq!(
-        json["ops"]["gradient"],
-        json["ops"]["gradient_unsimplified"]
-    );
+    // The raw derivative still has the power rule's `t1 ^ 1`, which the simplifier removes.
+    let out = gradc(&["grad", "examples/seeds/neuron.loss", "--no-simplify"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    insta::assert_snapshot!(stdout(&out), @"
+    L = mean(t1 ^ 2)
+    ∂L/∂w = mean(t2 * x)
+    ∂L/∂b = mean(t2)
+
+    where
+      y_hat = sigmoid(w * x + b)
+      t1 = y_hat - y
+      t2 = 2 * t1 ^ 1 * y_hat * (1 - y_hat)
+    ");
+    // The simplifier makes logistic regression's gradient smaller, and `--no-simplify` prints
+    // the gradient whose size the simplified run reports as unsimplified.
+    let ops = |extra: &[&str]| {
+        let mut args = vec![
+            "grad",
+            "examples/logistic_regression.loss",
+            "--format",
+            "json",
+        ];
+        args.extend(extra);
+        let out = gradc(&args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        let count = |key: &str| json["ops"][key].as_u64().expect("an op count");
+        (count("gradient"), count("gradient_unsimplified"))
+    };
+    let (simplified, unsimplified) = ops(&[]);
+    assert!(simplified < unsimplified, "{simplified} vs {unsimplified}");
+    let (raw, _) = ops(&["--no-simplify"]);
+    assert_eq!(raw, unsimplified);
 }
 
 #[test]

@@ -1,5 +1,6 @@
-//! Snapshot tests of `gradc grad` on every example, and checks that hold for all of them:
-//! simplification preserves values and never increases the op count.
+//! Snapshot tests of `gradc grad` on every example (text), and on a few in LaTeX and DOT; checks
+//! that hold for all of them: simplification preserves values and never increases the op count,
+//! and every format shows every partial.
 
 mod common;
 
@@ -88,14 +89,73 @@ fn simplification_preserves_values_and_never_increases_ops() {
     }
 }
 
+/// Examples small enough to read as LaTeX and as a DOT graph.
+const LATEX_AND_DOT: [&str; 4] = [
+    "examples/rosenbrock.loss",
+    "examples/seeds/neuron.loss",
+    "examples/seeds/backprop_max.loss",
+    "examples/logistic_regression.loss",
+];
+
 #[test]
-fn every_format_renders_every_example() {
+fn latex_and_dot_of_a_few_examples() {
+    for path in LATEX_AND_DOT {
+        let program = common::compile(path);
+        let derived = common::derive(&program);
+        let name = path.trim_end_matches(".loss").replace('/', "__");
+        let latex = gradc::render(&program, &derived, Format::Latex);
+        insta::assert_snapshot!(format!("latex__{name}"), latex);
+        let dot = gradc::render(&program, &derived, Format::Dot);
+        insta::assert_snapshot!(format!("dot__{name}"), dot);
+    }
+}
+
+/// The node names a DOT line defines (`n3 [label=…]`) or uses as an edge (`n1 -> n3`).
+fn dot_nodes(line: &str) -> (Option<&str>, Option<(&str, &str)>) {
+    let line = line.trim();
+    if let Some((from, rest)) = line.split_once(" -> ") {
+        let to = rest.split([' ', ';']).next().unwrap_or(rest);
+        return (None, Some((from, to)));
+    }
+    (line.split_once(" [").map(|(name, _)| name), None)
+}
+
+#[test]
+fn every_format_shows_every_partial() {
     for path in example_paths().into_iter().filter(|p| snapshotted(p)) {
         let program = common::compile(&path);
         let derived = common::derive(&program);
-        for format in [Format::Latex, Format::Dot, Format::Json] {
-            let out = gradc::render(&program, &derived, format);
-            assert!(!out.is_empty(), "{path}: {format:?}");
+        let n = program.param_count();
+        let latex = gradc::render(&program, &derived, Format::Latex);
+        assert!(
+            latex.starts_with("\\begin{aligned}\n") && latex.ends_with("\\end{aligned}\n"),
+            "{path}:\n{latex}"
+        );
+        assert_eq!(
+            latex.matches("\\frac{\\partial L}").count(),
+            n,
+            "{path}:\n{latex}"
+        );
+        // DOT: one box per root (the loss and each partial), and every edge between nodes that
+        // are defined before it (the graph is printed in topological order).
+        let dot = gradc::render(&program, &derived, Format::Dot);
+        assert_eq!(
+            dot.matches("doubleoctagon").count(),
+            n + 1,
+            "{path}:\n{dot}"
+        );
+        let mut defined = std::collections::HashSet::new();
+        for line in dot.lines() {
+            match dot_nodes(line) {
+                (Some(node), _) => {
+                    defined.insert(node.to_string());
+                }
+                (None, Some((from, to))) => assert!(
+                    defined.contains(from) && defined.contains(to),
+                    "{path}: edge before its nodes: {line}"
+                ),
+                (None, None) => {}
+            }
         }
         let json: serde_json::Value =
             serde_json::from_str(&gradc::render(&program, &derived, Format::Json)).expect("json");
@@ -106,6 +166,5 @@ fn every_format_renders_every_example() {
                 p.name
             );
         }
-        assert_eq!(json["ops"]["gradient"], derived.ops.gradient);
     }
 }

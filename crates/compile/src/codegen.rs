@@ -18,8 +18,8 @@ use cranelift_codegen::Context;
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::immediates::Ieee64;
 use cranelift_codegen::ir::{
-    AbiParam, Block, InstBuilder, MemFlagsData, StackSlot, StackSlotData, StackSlotKind, Type,
-    UserFuncName, Value, types,
+    AbiParam, Block, ExternalName, Function, InstBuilder, MemFlagsData, StackSlot, StackSlotData,
+    StackSlotKind, Type, UserFuncName, Value, types,
 };
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
@@ -131,6 +131,9 @@ pub(crate) struct Compiled {
     /// Per stage: the row-free segment functions, in order.
     pub row_free: Vec<Vec<RowFreeFn>>,
     pub passes: Vec<Option<PassFn>>,
+    /// The IR text of every function, in the order they were defined, when it was asked for
+    /// (see `KernelOptions::keep_ir`); empty otherwise.
+    pub ir: Vec<String>,
 }
 
 fn codegen_error(e: impl std::fmt::Display) -> CompileError {
@@ -171,14 +174,15 @@ fn new_module() -> Result<JITModule, CompileError> {
     Ok(JITModule::new(builder))
 }
 
-/// Compiles the plan's functions and links them.
-pub(crate) fn compile(graph: &Graph, plan: &Plan) -> Result<Compiled, CompileError> {
+/// Compiles the plan's functions and links them; with `keep_ir`, keeps the IR text of each.
+pub(crate) fn compile(graph: &Graph, plan: &Plan, keep_ir: bool) -> Result<Compiled, CompileError> {
     let mut module = new_module()?;
     let mut ctx = module.make_context();
     let mut fctx = FunctionBuilderContext::new();
     let mut externs = [None; Callee::ALL.len()];
     let mut row_free_ids: Vec<Vec<FuncId>> = Vec::new();
     let mut pass_ids = Vec::new();
+    let mut ir = Vec::new();
     for (s, stage) in plan.stages.iter().enumerate() {
         let mut generator = Gen {
             graph,
@@ -187,6 +191,7 @@ pub(crate) fn compile(graph: &Graph, plan: &Plan) -> Result<Compiled, CompileErr
             externs: &mut externs,
             ctx: &mut ctx,
             fctx: &mut fctx,
+            ir: keep_ir.then_some(&mut ir),
         };
         let pass = if stage.accumulated.is_empty() {
             None
@@ -242,18 +247,29 @@ pub(crate) fn compile(graph: &Graph, plan: &Plan) -> Result<Compiled, CompileErr
         module,
         row_free,
         passes,
+        ir,
     })
 }
 
+/// The fused-steps function of [`compile_fused`], with the memory that holds it and, when it
+/// was asked for, its IR text.
+pub(crate) struct CompiledFused {
+    pub module: JITModule,
+    pub function: FusedFn,
+    pub ir: Vec<String>,
+}
+
 /// Compiles the fused-steps function of `method` for the value `value` and gradient `gradient`
-/// of a data-free plan (one stage without a row pass, one row-free segment).
+/// of a data-free plan (one stage without a row pass, one row-free segment); with `keep_ir`,
+/// keeps its IR text.
 pub(crate) fn compile_fused(
     graph: &Graph,
     plan: &Plan,
     value: NodeId,
     gradient: &[NodeId],
     method: Method,
-) -> Result<(JITModule, FusedFn), CompileError> {
+    keep_ir: bool,
+) -> Result<CompiledFused, CompileError> {
     let mut module = new_module()?;
     let mut ctx = module.make_context();
     let mut fctx = FunctionBuilderContext::new();
@@ -266,6 +282,7 @@ pub(crate) fn compile_fused(
         }
         _ => return Err(CompileError::NotFusable("the objective reads data rows")),
     };
+    let mut ir = Vec::new();
     let mut generator = Gen {
         graph,
         plan,
@@ -273,6 +290,7 @@ pub(crate) fn compile_fused(
         externs: &mut externs,
         ctx: &mut ctx,
         fctx: &mut fctx,
+        ir: keep_ir.then_some(&mut ir),
     };
     let id = generator.define(
         "fused_steps",
@@ -289,7 +307,11 @@ pub(crate) fn compile_fused(
     // signature (pointer) -> pointer-sized integer in the host's default calling convention,
     // which is `extern "C"` on every host cranelift-native supports.
     let function = unsafe { std::mem::transmute::<*const u8, FusedFn>(code) };
-    Ok((module, function))
+    Ok(CompiledFused {
+        module,
+        function,
+        ir,
+    })
 }
 
 enum Kind<'p> {
@@ -316,6 +338,8 @@ struct Gen<'a> {
     externs: &'a mut [Option<FuncId>; Callee::ALL.len()],
     ctx: &'a mut Context,
     fctx: &'a mut FunctionBuilderContext,
+    /// Where the IR text of each function goes, when it is kept (golden tests, debugging).
+    ir: Option<&'a mut Vec<String>>,
 }
 
 impl Gen<'_> {
@@ -373,12 +397,34 @@ impl Gen<'_> {
             let config = f.module.target_config();
             f.b.finalize(config);
         }
+        if let Some(ir) = &mut self.ir {
+            // Before `define_function`, which optimizes the function in place: the text is what
+            // this generator emitted, not what Cranelift made of it.
+            ir.push(ir_text(self.module, &self.ctx.func, name));
+        }
         self.module
             .define_function(id, self.ctx)
             .map_err(|e| CompileError::Codegen(format!("{e:?}")))?;
         self.module.clear_context(self.ctx);
         Ok(id)
     }
+}
+
+/// The IR text of `func`, named `name`, with each function it calls named by its symbol: the
+/// module refers to functions by number (`u0:3`), which says nothing to a reader and changes
+/// whenever a function is added. The text holds no addresses: calls go through `fn` references,
+/// resolved to addresses only when the module is finalized.
+fn ir_text(module: &JITModule, func: &Function, name: &str) -> String {
+    let mut shown = func.clone();
+    shown.name = UserFuncName::testcase(name);
+    for callee in shown.dfg.ext_funcs.values_mut() {
+        if let ExternalName::User(reference) = callee.name {
+            let id = FuncId::from_u32(func.params.user_named_funcs()[reference].index);
+            let declaration = module.declarations().get_function_decl(id);
+            callee.name = ExternalName::testcase(declaration.linkage_name(id).as_bytes());
+        }
+    }
+    shown.display().to_string()
 }
 
 /// Whether a node's code calls out (a transcendental function).

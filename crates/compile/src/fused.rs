@@ -3,6 +3,7 @@
 
 use crate::codegen::{self, Code, FusedArgs, FusedFn};
 use crate::error::CompileError;
+use crate::kernel::KernelOptions;
 use crate::plan::Plan;
 use gradc_graph::{Graph, NodeId};
 use gradc_minimize::{Fused, FusedBlock, Method};
@@ -18,6 +19,8 @@ pub struct FusedSteps {
     n_params: usize,
     kind: &'static str,
     function: FusedFn,
+    /// The IR text of the loop's function, if [`KernelOptions::keep_ir`] asked for it.
+    ir: Vec<String>,
     /// Owns the executable memory `function` points into.
     _code: Code,
 }
@@ -43,6 +46,18 @@ impl FusedSteps {
         gradient: &[NodeId],
         method: Method,
     ) -> Result<FusedSteps, CompileError> {
+        FusedSteps::compile_with(graph, value, gradient, method, KernelOptions::default())
+    }
+
+    /// [`FusedSteps::compile`] with options. Of the options only [`KernelOptions::keep_ir`]
+    /// applies: a fused loop reads no rows and is one function.
+    pub fn compile_with(
+        graph: &Graph,
+        value: NodeId,
+        gradient: &[NodeId],
+        method: Method,
+        options: KernelOptions,
+    ) -> Result<FusedSteps, CompileError> {
         let n_params = gradient.len();
         if method.is_nesterov() {
             return Err(CompileError::NotFusable("Nesterov's look-ahead gradient"));
@@ -63,13 +78,22 @@ impl FusedSteps {
         if nodes > MAX_FUSED_NODES {
             return Err(CompileError::NotFusable("too many nodes"));
         }
-        let (module, function) = codegen::compile_fused(graph, &plan, value, gradient, method)?;
+        let compiled =
+            codegen::compile_fused(graph, &plan, value, gradient, method, options.keep_ir)?;
         Ok(FusedSteps {
             n_params,
             kind: FusedSteps::kind(method),
-            function,
-            _code: Code::new(module),
+            function: compiled.function,
+            ir: compiled.ir,
+            _code: Code::new(compiled.module),
         })
+    }
+
+    /// The Cranelift IR of the loop's function, as the code generator emitted it (see
+    /// [`Kernel::ir`](crate::Kernel::ir)). Empty unless compiled with
+    /// [`KernelOptions::keep_ir`].
+    pub fn ir(&self) -> &[String] {
+        &self.ir
     }
 
     pub fn n_params(&self) -> usize {

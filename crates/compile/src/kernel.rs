@@ -22,6 +22,10 @@ pub struct KernelOptions {
     /// allocator is superlinear in function size on these graphs, so this bounds compile time;
     /// it does not change any result. Default [`DEFAULT_SEGMENT_NODES`].
     pub segment_nodes: usize,
+    /// Keep the text of the Cranelift IR of every generated function, for [`Kernel::ir`]: the
+    /// golden tests (crates/compile/tests/filetests) compare it with the expected IR. Off by
+    /// default, since printing costs time and memory that evaluation never needs.
+    pub keep_ir: bool,
 }
 
 /// The default [`KernelOptions::segment_nodes`].
@@ -32,6 +36,7 @@ impl Default for KernelOptions {
         KernelOptions {
             chunk_rows: DEFAULT_CHUNK_ROWS,
             segment_nodes: DEFAULT_SEGMENT_NODES,
+            keep_ir: false,
         }
     }
 }
@@ -111,6 +116,8 @@ pub struct Kernel {
     chunk_rows: usize,
     stages: Vec<Stage>,
     roots: Vec<RootSource>,
+    /// The IR text of the generated functions, if [`KernelOptions::keep_ir`] asked for it.
+    ir: Vec<String>,
     /// Owns the executable memory the function pointers in `stages` point into.
     _code: Code,
 }
@@ -194,7 +201,7 @@ impl Kernel {
         n_inputs: usize,
         options: KernelOptions,
     ) -> Result<Kernel, CompileError> {
-        let compiled = codegen::compile(graph, &plan)?;
+        let compiled = codegen::compile(graph, &plan, options.keep_ir)?;
         let stages = plan
             .stages
             .iter()
@@ -220,8 +227,17 @@ impl Kernel {
             chunk_rows: options.chunk_rows,
             stages,
             roots: plan.roots,
+            ir: compiled.ir,
             _code: Code::new(compiled.module),
         })
+    }
+
+    /// The Cranelift IR of every function this kernel was compiled to, one text per function in
+    /// the order they were defined (per stage: a row pass's segments, the pass, the row-free
+    /// segments), as the code generator emitted it before Cranelift optimized it. Empty unless
+    /// the kernel was compiled with [`KernelOptions::keep_ir`].
+    pub fn ir(&self) -> &[String] {
+        &self.ir
     }
 
     /// The number of roots (the length `out` must have).

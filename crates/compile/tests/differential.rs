@@ -149,6 +149,7 @@ fn check_threads_deterministic(case: &Case) -> Result<(), TestCaseError> {
     let options = KernelOptions {
         chunk_rows: 3,
         segment_nodes: 4,
+        ..KernelOptions::default()
     };
     let kernel = Kernel::compile_with(
         &case.graph,

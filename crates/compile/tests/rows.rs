@@ -108,6 +108,7 @@ fn check(case: &Case, segment_nodes: usize) -> Result<(), TestCaseError> {
         KernelOptions {
             chunk_rows: 3,
             segment_nodes,
+            ..KernelOptions::default()
         },
     )?;
     let pool = Threads::new(3).expect("pool");

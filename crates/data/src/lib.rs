@@ -279,9 +279,15 @@ fn parse_into(text: &[u8], inputs: &[InputInfo], report: &mut Report) -> Option<
 }
 
 fn malformed(text: &[u8], lines: &mut Lines, error: &csv::Error) -> DataProblem {
+    // The reader's own message names its own record and line count (blank lines left out) and a
+    // 0-based field, which would contradict the line and 1-based columns of every other problem.
+    let message = match error.kind() {
+        csv::ErrorKind::Utf8 { err, .. } => format!("cell {} is not UTF-8 text", err.field() + 1),
+        _ => error.to_string(),
+    };
     DataProblem::Malformed {
         line: lines.of(text, error.position()),
-        message: error.to_string(),
+        message,
     }
 }
 

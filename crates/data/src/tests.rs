@@ -106,12 +106,28 @@ fn every_problem_is_reported_up_to_a_limit() {
     let error = parse("data.csv", csv.as_bytes(), &inputs()).expect_err("invalid");
     assert_eq!(error.problems.len(), MAX_REPORTED);
     assert!(error.truncated);
+    // The report ends by saying that it is cut short.
+    let message = error.to_string();
+    let lines: Vec<&str> = message.lines().collect();
+    insta::assert_snapshot!(lines[lines.len() - 2..].join("\n"), @r#"
+    data.csv: line 21, column "a" (1): "x" is not a number
+    data.csv: (more problems not shown)
+    "#);
+}
+
+#[test]
+fn text_that_is_not_csv() {
+    // Not UTF-8 in a cell: the CSV reader's own message, at the line an editor shows.
+    let error =
+        parse("data.csv", b"a,b c,u,y\n1,2,3,4\n\n5,\xff,6,7\n", &inputs()).expect_err("invalid");
+    insta::assert_snapshot!(error, @"data.csv: line 4: not valid CSV: cell 2 is not UTF-8 text");
 }
 
 #[test]
 fn unreadable_file() {
     let error = load(Path::new("/no/such/file.csv"), &inputs()).expect_err("missing");
     assert!(matches!(error.problems[0], DataProblem::Io(_)), "{error}");
+    insta::assert_snapshot!(error, @"/no/such/file.csv: cannot read the file: No such file or directory (os error 2)");
 }
 
 #[test]

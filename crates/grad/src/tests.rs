@@ -1,6 +1,8 @@
 //! Tests of the differentiator: the lecture notes' worked numbers, the `if` rule, and
 //! gradient = finite differences on random expressions.
 
+mod partials;
+
 use super::*;
 use gradc_graph::interp::{Data, evaluate};
 use gradc_graph::random::{Shape, SplitMix, random_objective};

@@ -250,18 +250,3 @@ impl Graph {
         roots.iter().map(|r| map[r]).collect()
     }
 }
-
-impl Graph {
-    /// The expression under `root` as a tree in prefix notation, for debugging and test
-    /// messages. Shared nodes are repeated, so use it on small graphs only.
-    pub fn sexpr(&self, root: NodeId) -> String {
-        let node = self.node(root);
-        match node.op {
-            Op::Const(_) | Op::Param(_) | Op::Input(_) => node.op.to_string(),
-            op => {
-                let args: Vec<String> = node.args.iter().map(|&a| self.sexpr(a)).collect();
-                format!("({} {})", op.name(), args.join(" "))
-            }
-        }
-    }
-}

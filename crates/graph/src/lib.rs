@@ -13,3 +13,6 @@ pub mod count;
 pub mod interp;
 pub mod print;
 pub mod random;
+pub mod sexpr;
+
+pub use sexpr::SexprError;

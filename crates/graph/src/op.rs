@@ -185,6 +185,18 @@ impl Op {
         }
     }
 
+    /// The operation that [`Op::name`] calls `name`, for every operation but the leaves
+    /// (whose text carries a payload: see `Display`). The inverse of `name` on those operations.
+    pub fn from_name(name: &str) -> Option<Op> {
+        use Op::*;
+        const NAMED: [Op; 13] = [
+            Add, Sub, Mul, Div, Pow, Max, Min, LeakyRelu, Elu, If, LogSumExp, RowSum, RowMean,
+        ];
+        let named = NAMED.iter().chain(&Op::UNARY_FUNCTIONS).copied();
+        let compared = CmpOp::ALL.iter().map(|&c| Cmp(c));
+        named.chain(compared).find(|op| op.name() == name)
+    }
+
     /// Every unary function, in a fixed order (used by random-expression generators and tables).
     pub const UNARY_FUNCTIONS: [Op; 17] = [
         Op::Neg,

@@ -49,33 +49,12 @@ impl egg::FromOp for ENode {
     type Error = String;
 
     fn from_op(name: &str, args: Vec<Id>) -> Result<Self, String> {
-        use gradc_graph::CmpOp;
-        let op = match name {
-            "+" => Op::Add,
-            "-" => Op::Sub,
-            "*" => Op::Mul,
-            "/" => Op::Div,
-            "^" => Op::Pow,
-            "neg" => Op::Neg,
-            "if" => Op::If,
-            "logsumexp" => Op::LogSumExp,
-            "sum" => Op::RowSum,
-            "mean" => Op::RowMean,
-            "max" => Op::Max,
-            "min" => Op::Min,
-            "leaky_relu" => Op::LeakyRelu,
-            "elu" => Op::Elu,
-            _ => {
-                if let Some(op) = Op::UNARY_FUNCTIONS.iter().find(|op| op.name() == name) {
-                    *op
-                } else if let Some(c) = CmpOp::ALL.iter().find(|c| c.symbol() == name) {
-                    Op::Cmp(*c)
-                } else if let Ok(v) = name.parse::<f64>() {
-                    Op::constant(v)
-                } else {
-                    return Err(format!("unknown operator {name:?}"));
-                }
-            }
+        let op = match Op::from_name(name) {
+            Some(op) => op,
+            None => match name.parse::<f64>() {
+                Ok(v) => Op::constant(v),
+                Err(_) => return Err(format!("unknown operator {name:?}")),
+            },
         };
         if op.arity().is_some_and(|n| n != args.len()) {
             return Err(format!("{name} takes {:?} operands", op.arity()));

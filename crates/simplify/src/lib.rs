@@ -258,6 +258,23 @@ fn simplify_inner(
     )
 }
 
+/// An e-graph of the nodes of `cone` (ids in topological order, as [`Graph::cone`] returns
+/// them), rebuilt, with the class of each node.
+fn egraph_of(graph: &Graph, cone: &[NodeId]) -> (Egraph, FxHashMap<NodeId, Id>) {
+    let mut egraph = Egraph::new(Analysis);
+    let mut class_of: FxHashMap<NodeId, Id> = FxHashMap::default();
+    for &id in cone {
+        let args = graph.args(id).iter().map(|a| class_of[a]).collect();
+        let class = egraph.add(ENode {
+            op: graph.op(id),
+            args,
+        });
+        class_of.insert(id, class);
+    }
+    egraph.rebuild();
+    (egraph, class_of)
+}
+
 fn round(
     graph: &Graph,
     roots: &[NodeId],
@@ -267,17 +284,7 @@ fn round(
 ) -> Option<Round> {
     let building = Instant::now();
     let cone = graph.cone(roots);
-    let mut egraph = Egraph::new(Analysis);
-    let mut class_of: FxHashMap<NodeId, Id> = FxHashMap::default();
-    for &id in &cone {
-        let args = graph.args(id).iter().map(|a| class_of[a]).collect();
-        let class = egraph.add(ENode {
-            op: graph.op(id),
-            args,
-        });
-        class_of.insert(id, class);
-    }
-    egraph.rebuild();
+    let (egraph, class_of) = egraph_of(graph, &cone);
     let root_classes: Vec<Id> = roots.iter().map(|r| class_of[r]).collect();
 
     let node_limit = config
