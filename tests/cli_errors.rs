@@ -131,7 +131,9 @@ fn a_bad_validation_fraction() {
     let args = ["run", "examples/seeds/quadratic.loss", "--validate", "1.5"];
     insta::assert_snapshot!(failure(repository(), &args), @"
     exit code 2
-    error: --validate takes a fraction between 0 and 1, got 1.5
+    error: invalid value '1.5' for '--validate <VALIDATE>': must be above 0 and below 1
+
+    For more information, try '--help'.
     ");
 }
 
