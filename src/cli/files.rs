@@ -405,7 +405,8 @@ mod tests {
         fs::write(target.join("keep"), "x").unwrap();
         assert!(outputs[0].write(b"{}").is_err());
         assert!(leftovers(&dir).is_empty(), "{:?}", leftovers(&dir));
-        assert!(temporaries().is_empty());
+        // (Other tests of this process may have temporary files of their own registered.)
+        assert!(!temporaries().iter().any(|t| t.starts_with(&dir)));
     }
 
     #[test]
