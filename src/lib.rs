@@ -5,6 +5,8 @@
 pub mod check;
 pub mod derive;
 pub mod diverge;
+#[cfg(any(feature = "fuzzing", test))]
+pub mod fuzzing;
 pub mod least_squares;
 pub mod limits;
 pub mod objective;

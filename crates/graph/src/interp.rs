@@ -111,6 +111,52 @@ pub fn evaluate_per_row(
     Ok(out)
 }
 
+/// Values beyond this magnitude make a point unfit for comparing a rewritten graph with its
+/// original (see [`magnitude`]).
+pub const MAGNITUDE_LIMIT: f64 = 1e6;
+
+/// The relative tolerance of "a rewrite computes the same value": rounding may differ by this
+/// much times the [`magnitude`] of the values involved.
+pub const ROUNDING_TOLERANCE: f64 = 1e-9;
+
+/// The scale of the rounding error that rewriting `roots` may introduce at a point: the largest
+/// magnitude of any value in their cone, on any row, and at least 1. `None` when some value
+/// there is not finite or beyond [`MAGNITUDE_LIMIT`]: a rewritten graph may then overflow or
+/// round quite differently, and there is nothing meaningful to compare.
+///
+/// The simplifier's property tests and `gradc::fuzzing` judge "simplified = original" with it
+/// (see [`within_rounding`]), so both hold the simplifier to the same standard.
+pub fn magnitude(
+    graph: &Graph,
+    roots: &[NodeId],
+    params: &[f64],
+    data: &Data,
+) -> Result<Option<f64>, EvalError> {
+    let cone = graph.cone(roots);
+    // Row-free values are evaluated on their own, so that they are judged even without rows.
+    let (per_row, row_free): (Vec<NodeId>, Vec<NodeId>) =
+        cone.iter().partition(|&&id| graph.flags(id).per_row);
+    let row_free_values = evaluate(graph, &row_free, params, data)?;
+    let per_row_values = evaluate_per_row(graph, &per_row, params, data)?;
+    let mut scale: f64 = 1.0;
+    for &v in row_free_values
+        .iter()
+        .chain(per_row_values.iter().flatten())
+    {
+        if !v.is_finite() || v.abs() > MAGNITUDE_LIMIT {
+            return Ok(None);
+        }
+        scale = scale.max(v.abs());
+    }
+    Ok(Some(scale))
+}
+
+/// Whether `rewritten` is `original` up to the rounding that a rewrite may change, at a point
+/// whose [`magnitude`] is `scale`.
+pub fn within_rounding(original: f64, rewritten: f64, scale: f64) -> bool {
+    (original - rewritten).abs() <= ROUNDING_TOLERANCE * scale
+}
+
 /// Which nodes to evaluate, grouped by stage.
 struct Plan {
     cone: Vec<NodeId>,

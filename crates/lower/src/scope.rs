@@ -9,7 +9,7 @@ use indexmap::IndexMap;
 /// What a declared name stands for.
 #[derive(Clone, Debug)]
 pub(crate) enum Symbol<'a> {
-    /// `pi`.
+    /// `pi` and `inf`.
     Predefined(f64),
     Const(f64),
     Param(Value),
@@ -81,7 +81,7 @@ pub(crate) enum Resolved<'s, 'a> {
 impl<'a> Scope<'a> {
     pub fn new() -> Scope<'a> {
         let mut scope = Scope::default();
-        // LANGUAGE.md §2: `pi` and `inf` are predefined (`inf` for bounds, `-inf`/`inf`).
+        // LANGUAGE.md §2: `pi` and `inf` are predefined and may not be redeclared.
         for (name, value) in [("pi", std::f64::consts::PI), ("inf", f64::INFINITY)] {
             scope.globals.insert(
                 name.to_string(),

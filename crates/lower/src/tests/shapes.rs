@@ -111,6 +111,21 @@ fn index_sums_with_a_negated_body_and_parenthesized_conditions() {
 }
 
 #[test]
+fn inf_is_predefined() {
+    // LANGUAGE.md §2: `pi` and `inf` are predefined constants (found by the pipeline fuzzer:
+    // `inf` was not declared).
+    let source = "param w = 1\nminimize min(w, inf) + if w < inf then 0 else 1\n";
+    assert_eq!(objective(source, &[1.0], &[]), 1.0);
+    let source = "param w = 1\nminimize max(w, -inf) * pi\n";
+    assert_eq!(objective(source, &[2.0], &[]), 2.0 * std::f64::consts::PI);
+    let redeclared = compile("const inf = 1\nparam w\nminimize w\n").expect_err("an error");
+    assert!(
+        redeclared[0].message.contains("predefined"),
+        "{redeclared:?}"
+    );
+}
+
+#[test]
 fn rosenbrock_value() {
     let source = "param x = -1.2\nparam y = 1\nminimize (1 - x)^2 + 100 * (y - x^2)^2\n";
     let expected = 2.2f64.powi(2) + 100.0 * (1.0 - 1.44f64).powi(2);
