@@ -78,7 +78,11 @@ fn deep_but_accepted_expressions_do_not_overflow_the_stack() {
         assert!(compile(&source).is_ok());
     }
     // A chain may be long (see below); nesting may not be deep.
-    let too_deep = format!("param w\nminimize {}w{}\n", "(".repeat(300), ")".repeat(300));
+    let too_deep = format!(
+        "param w\nminimize {}w{}\n",
+        "(".repeat(300),
+        ")".repeat(300)
+    );
     assert!(compile(&too_deep).is_err());
 }
 
