@@ -14,5 +14,6 @@ pub mod interp;
 pub mod print;
 pub mod random;
 pub mod sexpr;
+pub mod tensor;
 
 pub use sexpr::SexprError;

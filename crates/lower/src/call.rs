@@ -2,8 +2,9 @@
 
 use crate::lowerer::{Lowerer, plural, were};
 use crate::scope::{Local, Resolved, Symbol};
-use crate::value::{Tensor, Value, describe_shape};
-use gradc_graph::{NodeId, Op};
+use crate::value::{Axis, Tensor, Value, describe_shape};
+use gradc_graph::Op;
+use gradc_graph::tensor::{FoldOp, TOp};
 use gradc_syntax::ast::{Expr, ExprKind, Ident};
 use gradc_syntax::{Diagnostic, codes};
 
@@ -149,9 +150,7 @@ impl<'a> Lowerer<'a> {
             }
         }
         if let Some(op) = unary_function(name) {
-            return self.map(&Value::Tensor(tensors.swap_remove(0)), |this, a| {
-                this.node(op, &[a])
-            });
+            return self.map1(op, &tensors[0]);
         }
         match (name, tensors.as_slice()) {
             ("sum" | "mean", [v]) => self.reduce(name, v, mark),
@@ -165,12 +164,12 @@ impl<'a> Lowerer<'a> {
                     );
                     return Value::Error;
                 }
-                let op = if name == "max" { Op::Max } else { Op::Min };
-                let first = v.nodes[0];
-                let folded = v.nodes[1..]
-                    .iter()
-                    .fold(first, |acc, &n| self.node(op, &[acc, n]));
-                Value::scalar(folded)
+                let fold = if name == "max" {
+                    FoldOp::Max
+                } else {
+                    FoldOp::Min
+                };
+                self.fold(fold, v)
             }
             ("max" | "min" | "pow", [a, b]) => {
                 let op = match name {
@@ -199,12 +198,14 @@ impl<'a> Lowerer<'a> {
                         );
                         return Value::Error;
                     }
-                    Some(slope) => slope.nodes[0],
-                    None => self.constant(if op == Op::LeakyRelu { 0.01 } else { 1.0 }),
+                    Some(slope) => slope.clone(),
+                    None => {
+                        let node = self.constant(if op == Op::LeakyRelu { 0.01 } else { 1.0 });
+                        Tensor::plain(node, Vec::new())
+                    }
                 };
-                self.map(&Value::Tensor(t.clone()), |this, a| {
-                    this.node(op, &[a, slope])
-                })
+                let own = t.shape.clone();
+                self.map_values(op, &[t, &slope], &own)
             }
             ("dot", [u, v]) => {
                 for (tensor, arg) in [(u, &args[0]), (v, &args[1])] {
@@ -225,13 +226,7 @@ impl<'a> Lowerer<'a> {
                 {
                     return Value::Error;
                 }
-                let terms: Vec<NodeId> = u
-                    .nodes
-                    .iter()
-                    .zip(&v.nodes)
-                    .map(|(&a, &b)| self.node(Op::Mul, &[a, b]))
-                    .collect();
-                Value::scalar(self.sum_of(&terms))
+                self.contract_values(u, &[0], Some((v, &[0])), &[], Vec::new())
             }
             ("logsumexp" | "softmax" | "norm", [v]) => {
                 if v.is_scalar() || (name == "softmax" && v.shape.len() != 1) {
@@ -248,28 +243,50 @@ impl<'a> Lowerer<'a> {
                     return Value::Error;
                 }
                 match name {
-                    "logsumexp" => Value::scalar(self.node(Op::LogSumExp, &v.nodes)),
+                    "logsumexp" => self.fold(FoldOp::LogSumExp, v),
                     "softmax" => {
-                        let lse = self.node(Op::LogSumExp, &v.nodes);
-                        self.map(&Value::Tensor(v.clone()), |this, a| {
-                            let shifted = this.node(Op::Sub, &[a, lse]);
-                            this.node(Op::Exp, &[shifted])
-                        })
+                        let Value::Tensor(lse) = self.fold(FoldOp::LogSumExp, v) else {
+                            return Value::Error;
+                        };
+                        let own = v.shape.clone();
+                        let Value::Tensor(shifted) = self.map_values(Op::Sub, &[v, &lse], &own)
+                        else {
+                            return Value::Error;
+                        };
+                        self.map1(Op::Exp, &shifted)
                     }
                     _ => {
-                        let two = self.constant(2.0);
-                        let squares: Vec<NodeId> = v
-                            .nodes
-                            .iter()
-                            .map(|&a| self.node(Op::Pow, &[a, two]))
-                            .collect();
-                        let total = self.sum_of(&squares);
-                        Value::scalar(self.node(Op::Sqrt, &[total]))
+                        let two = Tensor::plain(self.constant(2.0), Vec::new());
+                        let own = v.shape.clone();
+                        let Value::Tensor(squares) = self.map_values(Op::Pow, &[v, &two], &own)
+                        else {
+                            return Value::Error;
+                        };
+                        let Value::Tensor(total) = self.sum_own(&squares) else {
+                            return Value::Error;
+                        };
+                        self.map1(Op::Sqrt, &total)
                     }
                 }
             }
             _ => Value::Error,
         }
+    }
+
+    /// `max`, `min` or `logsumexp` of a value's own elements.
+    fn fold(&mut self, fold: FoldOp, v: &Tensor) -> Value {
+        let node = self.node(
+            TOp::Fold {
+                op: fold,
+                axes: v.shape.len() as u8,
+            },
+            &[v.node],
+        );
+        Value::Tensor(Tensor {
+            node,
+            free: v.free.clone(),
+            shape: Vec::new(),
+        })
     }
 
     fn elementwise2(
@@ -285,7 +302,7 @@ impl<'a> Lowerer<'a> {
         let Some(shape) = self.broadcast_shape(&operands, expr.span, &format!("`{name}`")) else {
             return Value::Error;
         };
-        self.zip(shape, &[a, b], |this, args| this.node(op, args))
+        self.map_values(op, &[a, b], &shape)
     }
 
     /// `sum(v)` / `mean(v)`: the elements of a vector or matrix, else the data rows of a per-row
@@ -293,21 +310,24 @@ impl<'a> Lowerer<'a> {
     fn reduce(&mut self, name: &str, v: &Tensor, mark: usize) -> Value {
         let mean = name == "mean";
         if !v.is_scalar() {
-            let total = self.sum_of(&v.nodes);
+            let count = v.len() as f64;
+            let Value::Tensor(total) = self.sum_own(v) else {
+                return Value::Error;
+            };
             if !mean {
-                return Value::scalar(total);
+                return Value::Tensor(total);
             }
-            let count = self.constant(v.nodes.len() as f64);
-            return Value::scalar(self.node(Op::Div, &[total, count]));
+            let count = Tensor::plain(self.constant(count), Vec::new());
+            return self.map_values(Op::Div, &[&total, &count], &[]);
         }
-        let node = v.nodes[0];
-        if !self.program.graph.flags(node).per_row {
-            return Value::scalar(node);
+        if !self.program.graph.info(v.node).per_row {
+            return Value::Tensor(v.clone());
         }
         // The per-row uses inside are reduced now: they are not the objective's problem.
         self.per_row_uses.truncate(mark);
-        let op = if mean { Op::RowMean } else { Op::RowSum };
-        Value::scalar(self.node(op, &[node]))
+        let op = if mean { TOp::RowMean } else { TOp::RowSum };
+        let node = self.node(op, &[v.node]);
+        Value::Tensor(Tensor { node, ..v.clone() })
     }
 
     fn expected_vector(&mut self, name: &str, arg: &Expr, shape: &[usize], why: &str) {
@@ -423,63 +443,93 @@ impl<'a> Lowerer<'a> {
         else {
             return Value::Error;
         };
-        let len: usize = shape.iter().product();
+        // The body works on scalars: the arguments' own axes become free indices of their own
+        // for the body, and the result's again the own axes of the call's value.
+        let own_axes: Vec<Axis> = shape
+            .iter()
+            .map(|&extent| {
+                self.next_axis += 1;
+                Axis {
+                    id: self.next_axis,
+                    extent,
+                }
+            })
+            .collect();
+        let arguments: Vec<Tensor> = tensors
+            .iter()
+            .map(|t| {
+                let mut free = t.free.clone();
+                if !t.is_scalar() {
+                    free.extend(&own_axes);
+                }
+                Tensor {
+                    node: t.node,
+                    free,
+                    shape: Vec::new(),
+                }
+            })
+            .collect();
+        // Without own axes the same call gives the same value: inlined once.
+        let key = own_axes.is_empty().then(|| {
+            let operands = arguments.iter().map(|a| (a.node, a.free.clone())).collect();
+            (def.body as *const Expr, operands)
+        });
+        if let Some(result) = key.as_ref().and_then(|k| self.inlined.get(k)) {
+            return Value::Tensor(result.clone());
+        }
         let outer_visible = self.scope.visible.replace(def.visible);
         let outer_locals = std::mem::take(&mut self.scope.locals);
-        let mut nodes = Vec::with_capacity(len);
-        let mut failed = false;
-        self.inline_depth += 1;
-        for k in 0..len {
-            let arguments: Vec<NodeId> = tensors.iter().map(|t| t.element(k)).collect();
-            let key = (def.body as *const Expr, arguments);
-            if let Some(&node) = self.inlined.get(&key) {
-                nodes.push(node);
-                continue;
-            }
-            for (param, &element) in def.params.iter().zip(&key.1) {
-                self.scope
-                    .locals
-                    .push((param.name.clone(), Local::Value(Value::scalar(element))));
-            }
-            let result = self.expr(def.body);
-            self.scope.locals.clear();
-            match result {
-                Value::Tensor(t) if t.is_scalar() => {
-                    self.inlined.insert(key, t.nodes[0]);
-                    nodes.push(t.nodes[0]);
-                }
-                Value::Tensor(t) => {
-                    self.report(
-                        Diagnostic::error(
-                            codes::EXPECTED_SCALAR,
-                            format!(
-                                "`{}` must return a scalar, but its body is {}",
-                                callee.name,
-                                describe_shape(&t.shape)
-                            ),
-                            def.body.span,
-                        )
-                        .with_label(format!("this is {}", describe_shape(&t.shape)))
-                        .with_hint(
-                            "a `fn` works on scalars and is applied element-wise to vectors",
-                        ),
-                    );
-                    failed = true;
-                    break;
-                }
-                Value::Error => {
-                    failed = true;
-                    break;
-                }
-            }
+        for (param, argument) in def.params.iter().zip(arguments) {
+            self.scope
+                .locals
+                .push((param.name.clone(), Local::Value(Value::Tensor(argument))));
         }
+        self.inline_depth += 1;
+        let result = self.expr(def.body);
         self.inline_depth -= 1;
         self.scope.locals = outer_locals;
         self.scope.visible = outer_visible;
-        if failed {
+        let result = match result {
+            Value::Tensor(t) if t.is_scalar() => t,
+            Value::Tensor(t) => {
+                self.report(
+                    Diagnostic::error(
+                        codes::EXPECTED_SCALAR,
+                        format!(
+                            "`{}` must return a scalar, but its body is {}",
+                            callee.name,
+                            describe_shape(&t.shape)
+                        ),
+                        def.body.span,
+                    )
+                    .with_label(format!("this is {}", describe_shape(&t.shape)))
+                    .with_hint("a `fn` works on scalars and is applied element-wise to vectors"),
+                );
+                return Value::Error;
+            }
+            Value::Error => return Value::Error,
+        };
+        // The own axes back at the end, after the caller's free indices.
+        let mut order: Vec<Axis> = result
+            .free
+            .iter()
+            .copied()
+            .filter(|a| !own_axes.contains(a))
+            .collect();
+        let outer_free = order.clone();
+        order.extend(&own_axes);
+        let Some(node) = self.reorder_exact(&result, &order, &[]) else {
             return Value::Error;
+        };
+        let value = Tensor {
+            node,
+            free: outer_free,
+            shape,
+        };
+        if let Some(key) = key {
+            self.inlined.insert(key, value.clone());
         }
-        Value::Tensor(Tensor { shape, nodes })
+        Value::Tensor(value)
     }
 
     /// Resolves the names in a function body at its declaration, so that mistakes are reported

@@ -120,7 +120,8 @@ impl<'a> Lowerer<'a> {
             ExprKind::Number(value) => Some(*value),
             ExprKind::Name(name) => {
                 let kind = match self.scope.resolve(&name.name) {
-                    Resolved::Local(Local::Index(position)) => return Some(*position as f64),
+                    Resolved::Local(Local::Position(position)) => return Some(*position as f64),
+                    Resolved::Local(Local::Axis(_)) => "a free index",
                     Resolved::Local(Local::Value(_)) => "a function parameter",
                     Resolved::Global(declared) => match &declared.symbol {
                         Symbol::Predefined(v) | Symbol::Const(v) => return Some(*v),

@@ -1,11 +1,11 @@
 //! Declarations with a shape: `input` (columns by header or position) and `param` (initial
-//! values and distributions). Both unroll into one leaf node per element, flat indices in
-//! declaration order.
+//! values and distributions). Each is one leaf node of the tensor graph; their elements have
+//! flat indices in declaration order.
 
 use crate::lowerer::{Lowerer, plural, were};
 use crate::scope::Symbol;
-use crate::value::{Tensor, Value};
-use gradc_graph::{ColumnSource, Init, InputInfo, Op, ParamInfo};
+use crate::value::Value;
+use gradc_graph::{ColumnSource, Init, InputInfo, ParamInfo};
 use gradc_syntax::ast::{Expr, Ident, InputSource, ParamInit};
 use gradc_syntax::{Diagnostic, Span, codes};
 
@@ -75,19 +75,14 @@ impl<'a> Lowerer<'a> {
         };
         let offset = self.program.input_count();
         self.current_span = name.span;
-        let nodes = (0..len)
-            .map(|k| self.node(Op::Input((offset + k) as u32), &[]))
-            .collect();
+        let node = self.leaf(|graph| graph.input(offset as u32, dims.clone()));
         self.program.inputs.push(InputInfo {
             name: name.name.clone(),
             shape: dims.clone(),
             offset,
             columns,
         });
-        self.declare(
-            name,
-            Symbol::Input(Value::Tensor(Tensor { shape: dims, nodes })),
-        );
+        self.declare(name, Symbol::Input(Value::plain(node, dims)));
     }
 
     fn column_range(
@@ -153,22 +148,16 @@ impl<'a> Lowerer<'a> {
             self.declare(name, Symbol::Broken);
             return;
         };
-        let len: usize = dims.iter().product();
         let offset = self.program.param_count();
         self.current_span = name.span;
-        let nodes = (0..len)
-            .map(|k| self.node(Op::Param((offset + k) as u32), &[]))
-            .collect();
+        let node = self.leaf(|graph| graph.param(offset as u32, dims.clone()));
         self.program.params.push(ParamInfo {
             name: name.name.clone(),
             shape: dims.clone(),
             offset,
             init,
         });
-        self.declare(
-            name,
-            Symbol::Param(Value::Tensor(Tensor { shape: dims, nodes })),
-        );
+        self.declare(name, Symbol::Param(Value::plain(node, dims)));
     }
 
     fn distribution(&mut self, name: &Ident, args: &'a [Expr], span: Span) -> Option<Init> {

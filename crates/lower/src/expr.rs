@@ -2,10 +2,11 @@
 //! element-wise unrolling of vectors and matrices into scalar graph nodes.
 
 use crate::constant::cmp_op;
-use crate::lowerer::{Lowerer, MAX_ELEMENTS};
+use crate::lowerer::Lowerer;
 use crate::scope::{Local, Resolved, Symbol};
-use crate::value::{Tensor, Value, describe_shape};
-use gradc_graph::{NodeId, Op};
+use crate::value::{Axis, Tensor, Value, describe_shape};
+use gradc_graph::Op;
+use gradc_graph::tensor::{Axes, Contraction, TOp};
 use gradc_syntax::ast::{BinaryOp, Expr, ExprKind, Ident};
 use gradc_syntax::{Diagnostic, Span, codes};
 
@@ -22,10 +23,10 @@ impl<'a> Lowerer<'a> {
         match &expr.kind {
             ExprKind::Number(value) => Value::scalar(self.constant(*value)),
             ExprKind::Name(name) => self.name(name),
-            ExprKind::Neg(operand) => {
-                let value = self.expr(operand);
-                self.map(&value, |this, a| this.node(Op::Neg, &[a]))
-            }
+            ExprKind::Neg(operand) => match self.expr(operand) {
+                Value::Tensor(t) => self.map1(Op::Neg, &t),
+                Value::Error => Value::Error,
+            },
             ExprKind::Binary {
                 op,
                 op_span,
@@ -51,7 +52,7 @@ impl<'a> Lowerer<'a> {
                 else {
                     return Value::Error;
                 };
-                self.zip(shape, &[&a, &b], |this, args| this.node(graph_op, args))
+                self.map_values(graph_op, &[&a, &b], &shape)
             }
             // Reported by the parser; a comparison has no value outside an `if` condition.
             ExprKind::Compare { .. } | ExprKind::Error => Value::Error,
@@ -98,13 +99,11 @@ impl<'a> Lowerer<'a> {
                 let cmp = Op::Cmp(cmp_op(*op));
                 let condition_span = condition.span;
                 let outer = std::mem::replace(&mut self.current_span, condition_span);
-                let Value::Tensor(c) =
-                    self.zip(shape.clone(), &[&a, &b], |this, args| this.node(cmp, args))
-                else {
+                let Value::Tensor(c) = self.map_values(cmp, &[&a, &b], &shape) else {
                     return Value::Error;
                 };
                 self.current_span = outer;
-                self.zip(shape, &[&c, &t, &e], |this, args| this.node(Op::If, args))
+                self.map_values(Op::If, &[&c, &t, &e], &shape)
             }
         }
     }
@@ -114,9 +113,18 @@ impl<'a> Lowerer<'a> {
         let value = match self.scope.resolve(&name.name) {
             Resolved::Local(Local::Value(value)) => return value.clone(),
             // A free index used as a number is its position.
-            Resolved::Local(Local::Index(position)) => {
+            Resolved::Local(Local::Position(position)) => {
                 let position = *position as f64;
                 return Value::scalar(self.constant(position));
+            }
+            Resolved::Local(Local::Axis(axis)) => {
+                let axis = *axis;
+                let node = self.leaf(|graph| graph.iota(axis.extent));
+                return Value::Tensor(Tensor {
+                    node,
+                    free: vec![axis],
+                    shape: Vec::new(),
+                });
             }
             Resolved::Global(declared) => match &declared.symbol {
                 Symbol::Predefined(v) | Symbol::Const(v) => {
@@ -175,18 +183,6 @@ impl<'a> Lowerer<'a> {
 
     // Element-wise helpers.
 
-    /// Applies `f` to every element.
-    pub fn map(&mut self, value: &Value, mut f: impl FnMut(&mut Self, NodeId) -> NodeId) -> Value {
-        let Value::Tensor(tensor) = value else {
-            return Value::Error;
-        };
-        let nodes = tensor.nodes.iter().map(|&n| f(self, n)).collect();
-        Value::Tensor(Tensor {
-            shape: tensor.shape.clone(),
-            nodes,
-        })
-    }
-
     /// The common shape of element-wise operands (equal shapes; scalars broadcast), or `None`
     /// after reporting the mismatch at `at`.
     pub fn broadcast_shape(
@@ -228,24 +224,6 @@ impl<'a> Lowerer<'a> {
         Some(shape.map(|(s, _)| s.clone()).unwrap_or_default())
     }
 
-    /// Builds one node per element of `shape` from the matching elements of `operands`.
-    pub fn zip(
-        &mut self,
-        shape: Vec<usize>,
-        operands: &[&Tensor],
-        mut f: impl FnMut(&mut Self, &[NodeId]) -> NodeId,
-    ) -> Value {
-        let len: usize = shape.iter().product();
-        let mut nodes = Vec::with_capacity(len);
-        let mut args = Vec::with_capacity(operands.len());
-        for k in 0..len {
-            args.clear();
-            args.extend(operands.iter().map(|t| t.element(k)));
-            nodes.push(f(self, &args));
-        }
-        Value::Tensor(Tensor { shape, nodes })
-    }
-
     fn matmul(&mut self, a: &Tensor, b: &Tensor, at: Span, a_span: Span, b_span: Span) -> Value {
         // (rows of the result, shared dimension, columns of the result); a vector on the left
         // is a row vector and one on the right a column vector, as in numpy.
@@ -255,7 +233,7 @@ impl<'a> Lowerer<'a> {
             ([m, n], [k, p]) if n == k => Some((*m, *n, Some(*p))),
             _ => None,
         };
-        let Some((m, n, p)) = dims else {
+        let Some((m, _shared, p)) = dims else {
             let hint = match (a.shape.len(), b.shape.len()) {
                 (1, 1) => "for the dot product of two vectors, write `dot(u, v)`".to_string(),
                 (0, _) | (_, 0) => "to multiply by a scalar, write `*`".to_string(),
@@ -279,62 +257,22 @@ impl<'a> Lowerer<'a> {
             );
             return Value::Error;
         };
-        let columns = p.unwrap_or(1);
-        if m.saturating_mul(n).saturating_mul(columns) > MAX_ELEMENTS {
-            self.report(
-                Diagnostic::error(codes::BAD_EXTENT, "this product is too large to unroll", at)
-                    .with_label(format!("more than {MAX_ELEMENTS} multiplications"))
-                    .with_hint("every multiplication becomes a node of the expression graph"),
-            );
-            return Value::Error;
-        }
-        let mut nodes = Vec::with_capacity(m * columns);
-        for i in 0..m {
-            for j in 0..columns {
-                let terms: Vec<NodeId> = (0..n)
-                    .map(|k| {
-                        let left = a.nodes[i * n + k];
-                        let right = b.nodes[k * columns + j];
-                        self.node(Op::Mul, &[left, right])
-                    })
-                    .collect();
-                let before = self.program.graph.len();
-                let sum = self.program.graph.sum_of(&terms);
-                self.attribute_new_nodes(before);
-                nodes.push(sum);
-            }
-        }
-        let shape = match (a.shape.len(), p) {
-            (2, None) => vec![m],
-            (1, Some(p)) => vec![p],
-            (_, _) => vec![m, columns],
-        };
-        Value::Tensor(Tensor { shape, nodes })
-    }
-
-    /// Gives nodes created directly through the graph (by `Graph::sum_of`) the current span.
-    pub fn attribute_new_nodes(&mut self, before: usize) {
-        for index in before..self.program.graph.len() {
-            self.program
-                .spans
-                .insert(gradc_graph::NodeId(index as u32), self.current_span.range());
-        }
-    }
-
-    /// The sum of terms as a chain of additions (`Graph::sum_of`).
-    pub fn sum_of(&mut self, terms: &[NodeId]) -> NodeId {
-        let before = self.program.graph.len();
-        let sum = self.program.graph.sum_of(terms);
-        self.attribute_new_nodes(before);
-        sum
+        // `A @ v` is `ij,j->i`, `u @ B` is `j,jk->k`, `A @ B` is `ij,jk->ik`.
+        let (a_own, b_own, out_own, shape): (&[u8], &[u8], &[u8], Vec<usize>) =
+            match (a.shape.len(), p) {
+                (2, None) => (&[0, 1], &[1], &[0], vec![m]),
+                (1, Some(p)) => (&[1], &[1, 2], &[2], vec![p]),
+                (_, p) => (&[0, 1], &[1, 2], &[0, 2], vec![m, p.unwrap_or(1)]),
+            };
+        self.contract_values(a, a_own, Some((b, b_own)), out_own, shape)
     }
 
     // Indexing.
 
     fn index(&mut self, base: &'a Expr, index: &'a Expr) -> Value {
         let base_value = self.expr(base);
-        let position = self.index_position(index);
-        let (Value::Tensor(tensor), Some(position)) = (base_value, position) else {
+        let selector = self.index_position(index);
+        let (Value::Tensor(tensor), Some(selector)) = (base_value, selector) else {
             return Value::Error;
         };
         let Some((&extent, rest)) = tensor.shape.split_first() else {
@@ -355,6 +293,10 @@ impl<'a> Lowerer<'a> {
             };
             self.report(diagnostic);
             return Value::Error;
+        };
+        let position = match selector {
+            Selector::Position(position) => position,
+            Selector::Axis(axis) => return self.index_with_axis(&tensor, axis),
         };
         if position >= extent {
             let what = match &base.kind {
@@ -385,19 +327,60 @@ impl<'a> Lowerer<'a> {
             );
             return Value::Error;
         }
-        let stride: usize = rest.iter().product();
-        let start = position * stride;
+        let node = self.node(
+            TOp::Index {
+                axis: tensor.free.len() as u8,
+                position: position as u32,
+            },
+            &[tensor.node],
+        );
         Value::Tensor(Tensor {
+            node,
+            free: tensor.free.clone(),
             shape: rest.to_vec(),
-            nodes: tensor.nodes[start..start + stride].to_vec(),
         })
     }
 
-    /// The position an index expression selects: a bound free index, or a constant.
-    fn index_position(&mut self, index: &'a Expr) -> Option<usize> {
+    /// `base[i]` for a free index `i`: the first own axis of `base` becomes the free index
+    /// (or, when `base` already varies along `i`, the diagonal is taken).
+    fn index_with_axis(&mut self, tensor: &Tensor, axis: Axis) -> Value {
+        let rest = tensor.shape[1..].to_vec();
+        let Some(existing) = tensor.free.iter().position(|f| *f == axis) else {
+            let mut free = tensor.free.clone();
+            free.push(axis);
+            return Value::Tensor(Tensor {
+                node: tensor.node,
+                free,
+                shape: rest,
+            });
+        };
+        let n = tensor.free.len() as u8;
+        let own: Vec<u8> = (0..rest.len() as u8).map(|k| n + k).collect();
+        let mut labels: Vec<u8> = (0..n).collect();
+        labels.push(existing as u8);
+        labels.extend(&own);
+        let out: Vec<u8> = (0..n).chain(own.iter().copied()).collect();
+        let (Some(a), Some(out)) = (Axes::new(&labels), Axes::new(&out)) else {
+            return Value::Error;
+        };
+        let spec = Contraction { a, b: None, out };
+        let node = self.node(TOp::Contract(spec), &[tensor.node]);
+        Value::Tensor(Tensor {
+            node,
+            free: tensor.free.clone(),
+            shape: rest,
+        })
+    }
+
+    /// What an index expression selects: all positions of a free index, or one position (a
+    /// constant, or a free index bound to one position).
+    fn index_position(&mut self, index: &'a Expr) -> Option<Selector> {
         if let ExprKind::Name(name) = &index.kind {
             match self.scope.resolve(&name.name) {
-                Resolved::Local(Local::Index(position)) => return Some(*position),
+                Resolved::Local(Local::Axis(axis)) => return Some(Selector::Axis(*axis)),
+                Resolved::Local(Local::Position(position)) => {
+                    return Some(Selector::Position(*position));
+                }
                 Resolved::Missing => {
                     self.unbound_index(name);
                     return None;
@@ -406,6 +389,7 @@ impl<'a> Lowerer<'a> {
             }
         }
         self.constant_integer(index, "an index")
+            .map(Selector::Position)
     }
 
     pub fn unbound_index(&mut self, name: &Ident) {
@@ -418,6 +402,14 @@ impl<'a> Lowerer<'a> {
                 )),
         );
     }
+}
+
+/// What `base[index]` selects along the first own axis of `base`.
+#[derive(Clone, Copy)]
+enum Selector {
+    /// Every position, as the free index.
+    Axis(Axis),
+    Position(usize),
 }
 
 /// The name an index chain starts from: `W` in `W[0][1]`.

@@ -4,11 +4,18 @@
 //! The extent is inferred from the syntax before the index is bound: each `base[i]` site
 //! contributes the first extent of `base`, computed from declared shapes for index chains on
 //! names, or by lowering `base` when it does not depend on any unbound name.
+//!
+//! The body is lowered once, with the index standing for all its positions (an axis of the
+//! values it indexes: `W1[i][j] * x[j]` is a matrix over `i` and `j`), so that the graph does not
+//! grow with the extent. Only a body that computes with the index inside an index (`v[i + 1]`)
+//! is lowered once per position.
 
 use crate::lowerer::{Lowerer, MAX_ELEMENTS};
 use crate::scope::{Local, Resolved, Symbol};
-use crate::value::{Tensor, Value};
-use gradc_graph::{NodeId, Op};
+use crate::tensors::union_free;
+use crate::value::{Axis, Tensor, Value};
+use gradc_graph::Op;
+use gradc_graph::tensor::{Axes, Contraction, TOp};
 use gradc_syntax::ast::{Expr, ExprKind, Ident, Reduction};
 use gradc_syntax::{Diagnostic, Span, codes};
 
@@ -33,36 +40,107 @@ impl<'a> Lowerer<'a> {
         let Some(extent) = self.infer_extent(index, body, Binder::Sum) else {
             return Value::Error;
         };
-        let mut terms: Vec<Tensor> = Vec::with_capacity(extent);
-        for position in 0..extent {
+        let axis = self.new_axis(extent);
+        let values = if needs_positions(&index.name, body) {
+            self.per_position(&[(index, axis)], body)
+        } else {
             self.scope
                 .locals
-                .push((index.name.clone(), Local::Index(position)));
+                .push((index.name.clone(), Local::Axis(axis)));
             let value = self.expr(body);
             self.scope.locals.pop();
+            value
+        };
+        let Value::Tensor(terms) = values else {
+            return Value::Error;
+        };
+        let Value::Tensor(total) = self.sum_over(&terms, axis) else {
+            return Value::Error;
+        };
+        if reduction == Reduction::Sum {
+            return Value::Tensor(total);
+        }
+        let count = Tensor::plain(self.constant(extent as f64), Vec::new());
+        let own = total.shape.clone();
+        self.map_values(Op::Div, &[&total, &count], &own)
+    }
+
+    /// A fresh free index of `extent` positions.
+    fn new_axis(&mut self, extent: usize) -> Axis {
+        self.next_axis += 1;
+        Axis {
+            id: self.next_axis,
+            extent,
+        }
+    }
+
+    /// The sum of a value over one of its free indices (a value that does not vary along it is
+    /// added `extent` times), in the order of the positions.
+    fn sum_over(&mut self, t: &Tensor, axis: Axis) -> Value {
+        let mut free = t.free.clone();
+        if !free.contains(&axis) {
+            free.push(axis);
+        }
+        let Some(node) = self.reorder_exact(t, &free, &t.shape) else {
+            return Value::Error;
+        };
+        let labels: Vec<u8> = (0..(free.len() + t.shape.len()) as u8).collect();
+        let summed = free.iter().position(|f| *f == axis).unwrap_or_default() as u8;
+        let out: Vec<u8> = labels.iter().copied().filter(|&l| l != summed).collect();
+        let (Some(a), Some(out)) = (Axes::new(&labels), Axes::new(&out)) else {
+            return Value::Error;
+        };
+        let node = self.node(TOp::Contract(Contraction { a, b: None, out }), &[node]);
+        free.retain(|f| *f != axis);
+        Value::Tensor(Tensor {
+            node,
+            free,
+            shape: t.shape.clone(),
+        })
+    }
+
+    /// The body once per position of the free indices `bound` (the last varies fastest), as a
+    /// value that varies along them: for a body that computes with an index inside an index.
+    fn per_position(&mut self, bound: &[(&Ident, Axis)], body: &'a Expr) -> Value {
+        let Some(((index, axis), inner)) = bound.split_first() else {
+            return self.expr(body);
+        };
+        let mut slices = Vec::with_capacity(axis.extent);
+        for position in 0..axis.extent {
+            self.scope
+                .locals
+                .push((index.name.clone(), Local::Position(position)));
+            let value = self.per_position(inner, body);
+            self.scope.locals.pop();
             match value {
-                Value::Tensor(tensor) if terms.first().is_none_or(|t| t.shape == tensor.shape) => {
-                    terms.push(tensor);
+                Value::Tensor(t) if slices.first().is_none_or(|s: &Tensor| s.shape == t.shape) => {
+                    slices.push(t)
                 }
                 _ => return Value::Error,
             }
         }
-        let Some(first) = terms.first() else {
+        let Some(first) = slices.first() else {
             return Value::Error;
         };
-        let shape = first.shape.clone();
-        let len = first.nodes.len();
-        let count = (reduction == Reduction::Mean).then(|| self.constant(extent as f64));
-        let mut nodes = Vec::with_capacity(len);
-        for k in 0..len {
-            let elements: Vec<NodeId> = terms.iter().map(|t| t.nodes[k]).collect();
-            let total = self.sum_of(&elements);
-            nodes.push(match count {
-                Some(count) => self.node(Op::Div, &[total, count]),
-                None => total,
-            });
+        // Equal free indices and shapes, then a new first axis over the positions.
+        let own = first.shape.clone();
+        let operands: Vec<&Tensor> = slices.iter().collect();
+        let free = union_free(&operands);
+        let mut nodes = Vec::with_capacity(slices.len());
+        for slice in &slices {
+            let Some(node) = self.reorder_exact(slice, &free, &own) else {
+                return Value::Error;
+            };
+            nodes.push(node);
         }
-        Value::Tensor(Tensor { shape, nodes })
+        let node = self.node(TOp::Stack, &nodes);
+        let mut with_axis = vec![*axis];
+        with_axis.extend(&free);
+        Value::Tensor(Tensor {
+            node,
+            free: with_axis,
+            shape: own,
+        })
     }
 
     /// `let v[i][j] = body`: the body once per position, stacked row-major.
@@ -98,55 +176,53 @@ impl<'a> Lowerer<'a> {
         if !ok {
             return Value::Error;
         }
-        let total: usize = extents.iter().product();
-        let mut element_shape: Option<Vec<usize>> = None;
-        let mut nodes = Vec::new();
-        for flat in 0..total {
-            // Row-major: the last index varies fastest.
-            let mut rest = flat;
-            let mut positions = vec![0; extents.len()];
-            for (slot, extent) in positions.iter_mut().zip(&extents).rev() {
-                *slot = rest % extent;
-                rest /= extent;
-            }
-            for (index, position) in indices.iter().zip(&positions) {
+        let bound: Vec<(&Ident, Axis)> = indices
+            .iter()
+            .zip(&extents)
+            .map(|(index, &extent)| (index, self.new_axis(extent)))
+            .collect();
+        let value = if indices.iter().any(|i| needs_positions(&i.name, body)) {
+            self.per_position(&bound, body)
+        } else {
+            for (index, axis) in &bound {
                 self.scope
                     .locals
-                    .push((index.name.clone(), Local::Index(*position)));
+                    .push((index.name.clone(), Local::Axis(*axis)));
             }
             let value = self.expr(body);
-            self.scope
-                .locals
-                .truncate(self.scope.locals.len() - indices.len());
-            let Value::Tensor(tensor) = value else {
-                return Value::Error;
-            };
-            let shape = element_shape.get_or_insert_with(|| tensor.shape.clone());
-            if *shape != tensor.shape {
-                return Value::Error;
-            }
-            if extents.len() + shape.len() > 2
-                || total.saturating_mul(tensor.nodes.len()) > MAX_ELEMENTS
-            {
-                self.report(
-                    Diagnostic::error(
-                        codes::TOO_MANY_DIMENSIONS,
-                        format!("`{}` would have more than two dimensions", name.name),
-                        name.span,
-                    )
-                    .with_label(format!(
-                        "{} free indices over a body that is not a scalar",
-                        extents.len()
-                    ))
-                    .with_hint("values are scalars, vectors or matrices"),
-                );
-                return Value::Error;
-            }
-            nodes.extend(tensor.nodes);
+            let len = self.scope.locals.len();
+            self.scope.locals.truncate(len - bound.len());
+            value
+        };
+        let Value::Tensor(tensor) = value else {
+            return Value::Error;
+        };
+        let total: usize = extents.iter().product();
+        if extents.len() + tensor.shape.len() > 2
+            || total.saturating_mul(tensor.len()) > MAX_ELEMENTS
+        {
+            self.report(
+                Diagnostic::error(
+                    codes::TOO_MANY_DIMENSIONS,
+                    format!("`{}` would have more than two dimensions", name.name),
+                    name.span,
+                )
+                .with_label(format!(
+                    "{} free indices over a body that is not a scalar",
+                    extents.len()
+                ))
+                .with_hint("values are scalars, vectors or matrices"),
+            );
+            return Value::Error;
         }
+        // The free indices become the value's first axes, in the order they are written.
+        let axes: Vec<Axis> = bound.iter().map(|(_, axis)| *axis).collect();
+        let Some(node) = self.reorder_exact(&tensor, &axes, &tensor.shape) else {
+            return Value::Error;
+        };
         let mut shape = extents;
-        shape.extend(element_shape.unwrap_or_default());
-        Value::Tensor(Tensor { shape, nodes })
+        shape.extend(&tensor.shape);
+        Value::plain(node, shape)
     }
 
     /// A free index may not rebind a name that is already bound locally.
@@ -284,7 +360,7 @@ impl<'a> Lowerer<'a> {
         match &base.kind {
             ExprKind::Name(name) => match self.scope.resolve(&name.name) {
                 Resolved::Local(Local::Value(Value::Tensor(t))) => Some(t.shape.clone()),
-                Resolved::Local(Local::Index(_)) => Some(Vec::new()),
+                Resolved::Local(Local::Axis(_) | Local::Position(_)) => Some(Vec::new()),
                 Resolved::Global(declared) => match &declared.symbol {
                     Symbol::Param(Value::Tensor(t))
                     | Symbol::Input(Value::Tensor(t))
@@ -316,4 +392,33 @@ impl<'a> Lowerer<'a> {
                 .any(|child| self.has_unbound_names(child)),
         }
     }
+}
+
+/// Whether `body` computes with the index `name` inside an index (`v[i + 1]`, `v[2 * i]`), which
+/// needs a position per lowering; `v[i]` and `i` used as a number do not.
+fn needs_positions(name: &str, body: &Expr) -> bool {
+    let mut stack = vec![body];
+    while let Some(expr) = stack.pop() {
+        if let ExprKind::Index { base, index } = &expr.kind {
+            let bare = matches!(&index.kind, ExprKind::Name(n) if n.name == name);
+            if !bare && mentions(name, index) {
+                return true;
+            }
+            stack.push(base);
+            continue;
+        }
+        stack.extend(expr.children());
+    }
+    false
+}
+
+fn mentions(name: &str, expr: &Expr) -> bool {
+    let mut stack = vec![expr];
+    while let Some(expr) = stack.pop() {
+        if matches!(&expr.kind, ExprKind::Name(n) if n.name == name) {
+            return true;
+        }
+        stack.extend(expr.children());
+    }
+    false
 }

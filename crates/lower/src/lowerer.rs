@@ -4,7 +4,7 @@
 
 use crate::scope::{Declared, FnDef, Scope, Symbol};
 use crate::value::{Value, describe_shape};
-use gradc_graph::{NodeId, Op, Predict, Program};
+use gradc_graph::tensor::{TId, TOp, TPredict, TensorProgram};
 use gradc_syntax::ast::{Expr, File, Ident, Stmt, StmtKind};
 use gradc_syntax::{Diagnostic, Span, codes};
 use std::collections::HashSet;
@@ -13,15 +13,13 @@ use std::collections::HashSet;
 /// keeps a typo such as `param W[100000][100000]` from exhausting memory.
 pub(crate) const MAX_ELEMENTS: usize = 1 << 20;
 
-/// The most nodes the lowered graph may have. Every later stage costs about 2.5 KB and 0.1 ms
-/// per node (measured: a 300,000-element `sum(w^2)`, 900k nodes, took 2.2 GB and 27 s in
-/// `gradc grad`), so this bounds a model at a few gigabytes before any of that work starts —
-/// including one whose size comes from nested function calls rather than from its shapes.
+/// The most nodes the tensor graph may have. A node is a whole tensor, so only nested function
+/// calls (each call inlined) can make many; this bounds them before the work gets large.
 pub const MAX_GRAPH_NODES: usize = 1 << 20;
 
 pub(crate) struct Lowerer<'a> {
     pub source: &'a str,
-    pub program: Program,
+    pub program: TensorProgram,
     pub scope: Scope<'a>,
     diagnostics: Vec<Diagnostic>,
     /// Expressions are lowered once per element of `let v[i]` and once per call of a function,
@@ -45,7 +43,12 @@ pub(crate) struct Lowerer<'a> {
     /// argument nodes: a body sees only its arguments and earlier declarations, so the same
     /// call always gives the same node. Without this, `fn f2(a) = f1(a) + f1(a)` nested twenty
     /// deep would be inlined a million times for twenty nodes.
-    pub inlined: rustc_hash::FxHashMap<(*const Expr, Vec<NodeId>), NodeId>,
+    pub inlined: rustc_hash::FxHashMap<
+        (*const Expr, Vec<(TId, Vec<crate::value::Axis>)>),
+        crate::value::Tensor,
+    >,
+    /// The next free index's identity (see `value::Axis`).
+    pub next_axis: u32,
     /// Every name the file declares, with its first declaration: lets "not declared" say when
     /// the declaration merely comes too late.
     pub declarations: std::collections::HashMap<&'a str, Span>,
@@ -55,7 +58,7 @@ impl<'a> Lowerer<'a> {
     pub fn new(source: &'a str) -> Lowerer<'a> {
         Lowerer {
             source,
-            program: Program::default(),
+            program: TensorProgram::default(),
             scope: Scope::new(),
             diagnostics: Vec::new(),
             reported: HashSet::new(),
@@ -67,11 +70,12 @@ impl<'a> Lowerer<'a> {
             predict_columns: std::collections::HashMap::new(),
             too_large: false,
             inlined: rustc_hash::FxHashMap::default(),
+            next_axis: 0,
             declarations: std::collections::HashMap::new(),
         }
     }
 
-    pub fn run(mut self, file: &'a File) -> (Program, Vec<Diagnostic>) {
+    pub fn run(mut self, file: &'a File) -> (TensorProgram, Vec<Diagnostic>) {
         for statement in &file.statements {
             if let Some(name) = statement.kind.declared_name() {
                 self.declarations.entry(&name.name).or_insert(name.span);
@@ -100,7 +104,7 @@ impl<'a> Lowerer<'a> {
     }
 
     /// Adds a graph node, remembering the span of the expression that first created it.
-    pub fn node(&mut self, op: Op, args: &[NodeId]) -> NodeId {
+    pub fn node(&mut self, op: TOp, args: &[TId]) -> TId {
         let before = self.program.graph.len();
         if before >= MAX_GRAPH_NODES {
             if !self.too_large {
@@ -111,37 +115,54 @@ impl<'a> Lowerer<'a> {
                         "the model is too large to compile",
                         self.current_span,
                     )
-                    .with_label(format!(
-                        "here it exceeds {MAX_GRAPH_NODES} scalar operations"
-                    ))
+                    .with_label(format!("here it exceeds {MAX_GRAPH_NODES} operations"))
                     .with_hint(
-                        "gradc unrolls vectors and matrices into scalars and inlines every \
-                         function call: use smaller shapes or fewer nested calls",
+                        "gradc inlines every function call: use fewer nested calls, or `let` \
+                         for a value computed once",
                     ),
                 );
             }
             // The error is reported and the program will not be used: every further node is
             // the first one, which keeps the rest of lowering (and its other errors) cheap.
-            return NodeId::default();
+            return TId::default();
         }
-        let id = self.program.graph.add(op, args);
+        if let Err(why) = self.program.graph.result_shape(op, args) {
+            // Operands past the size limit are placeholders; anything else is a bug here, and
+            // a message beats a crash: the program is not used after an error.
+            if !self.too_large {
+                self.report(Diagnostic::error(
+                    codes::MODEL_TOO_LARGE,
+                    format!("internal error: {op:?}: {why}"),
+                    self.current_span,
+                ));
+            }
+            return TId::default();
+        }
+        let id = self.program.graph.apply(op, args);
         if id.index() >= before {
             self.program.spans.insert(id, self.current_span.range());
         }
         id
     }
 
-    pub fn constant(&mut self, value: f64) -> NodeId {
-        self.node(Op::constant(value), &[])
+    pub fn constant(&mut self, value: f64) -> TId {
+        self.leaf(|graph| graph.constant(value))
+    }
+
+    /// Adds a leaf node (a constant, `iota`, a parameter or an input) made by `make`.
+    pub fn leaf(&mut self, make: impl FnOnce(&mut gradc_graph::tensor::TGraph) -> TId) -> TId {
+        let before = self.program.graph.len();
+        let id = make(&mut self.program.graph);
+        if id.index() >= before {
+            self.program.spans.insert(id, self.current_span.range());
+        }
+        id
     }
 
     pub fn is_per_row(&self, value: &Value) -> bool {
         match value {
             Value::Error => false,
-            Value::Tensor(tensor) => tensor
-                .nodes
-                .iter()
-                .any(|&id| self.program.graph.flags(id).per_row),
+            Value::Tensor(tensor) => self.program.graph.info(tensor.node).per_row,
         }
     }
 
@@ -317,7 +338,7 @@ impl<'a> Lowerer<'a> {
             (None, gradc_syntax::ast::ExprKind::Name(n)) => n.name.clone(),
             (None, _) => self.text(value.span).to_string(),
         };
-        for k in 0..tensor.nodes.len() {
+        for k in 0..tensor.len() {
             let column = gradc_graph::program::element_name(&name, &tensor.shape, k);
             if let Some(&first) = self.predict_columns.get(&column) {
                 self.report(
@@ -334,30 +355,22 @@ impl<'a> Lowerer<'a> {
             }
             self.predict_columns.insert(column, span);
         }
-        self.program.predicts.push(Predict {
+        self.program.predicts.push(TPredict {
             name,
-            shape: tensor.shape,
-            nodes: tensor.nodes,
+            node: tensor.node,
         });
     }
 
-    /// Records the user's `let` name for the nodes it binds (leaves keep their own names).
+    /// Records the user's `let` name for the node it binds (leaves keep their own names).
     fn name_nodes(&mut self, name: &str, value: &Value) {
         let Value::Tensor(tensor) = value else {
             return;
         };
-        for (k, &id) in tensor.nodes.iter().enumerate() {
-            if self.program.graph.op(id).is_leaf() || self.program.names.contains_key(&id) {
-                continue;
-            }
-            let element = match tensor.shape.as_slice() {
-                [] => name.to_string(),
-                [_] => format!("{name}[{k}]"),
-                [_, n] => format!("{name}[{}][{}]", k / n, k % n),
-                _ => format!("{name}[{k}]"),
-            };
-            self.program.names.insert(id, element);
+        let id = tensor.node;
+        if self.program.graph.op(id).is_leaf() || self.program.names.contains_key(&id) {
+            return;
         }
+        self.program.names.insert(id, name.to_string());
     }
 
     fn minimize(&mut self, span: Span, value: &'a Expr) {
@@ -408,7 +421,7 @@ impl<'a> Lowerer<'a> {
             );
             return;
         }
-        self.program.objective = tensor.nodes[0];
+        self.program.objective = tensor.node;
     }
 
     fn function(&mut self, name: &'a Ident, params: &'a [Ident], body: &'a Expr) {

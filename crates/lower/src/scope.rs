@@ -1,7 +1,7 @@
 //! Name resolution: the declared names in order, the local bindings of function parameters and
 //! free indices, and "did you mean" suggestions.
 
-use crate::value::Value;
+use crate::value::{Axis, Value};
 use gradc_syntax::Span;
 use gradc_syntax::ast::{Expr, Ident};
 use indexmap::IndexMap;
@@ -57,10 +57,13 @@ pub(crate) struct Declared<'a> {
 /// A local binding, innermost last.
 #[derive(Clone, Debug)]
 pub(crate) enum Local {
-    /// A function parameter, bound to one scalar of the argument.
+    /// A function parameter, bound to its argument (a scalar per position of its free indices).
     Value(Value),
-    /// A free index of `let v[i]` or `sum(i)`, bound to one position.
-    Index(usize),
+    /// A free index of `let v[i]` or `sum(i)`, ranging over all its positions at once.
+    Axis(Axis),
+    /// A free index bound to one position: the body is lowered once per position where it
+    /// computes with the index (`v[i + 1]`) instead of only indexing with it.
+    Position(usize),
 }
 
 #[derive(Clone, Debug, Default)]

@@ -1,6 +1,7 @@
-//! What an expression lowers to: a tensor of scalar graph nodes, or an error marker.
+//! What an expression lowers to: a tensor node with the free indices it varies along, or an
+//! error marker.
 
-use gradc_graph::NodeId;
+use gradc_graph::tensor::TId;
 
 /// The value of a lowered expression.
 ///
@@ -12,20 +13,32 @@ pub(crate) enum Value {
     Tensor(Tensor),
 }
 
-/// A scalar, vector or matrix, unrolled into one graph node per element (row-major).
+/// A free index of `sum(i)` or `let v[i]` that a value varies along: `x[j]` inside `sum(j)`
+/// is a scalar for each `j`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct Axis {
+    /// Unique per binding, in the order indices are bound (outer first).
+    pub id: u32,
+    pub extent: usize,
+}
+
+/// A scalar, vector or matrix value, possibly one per position of some free indices.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Tensor {
-    /// `[]`, `[k]` or `[m, n]`.
+    /// The node: one leading axis per free index (in the order of `free`), then `shape`.
+    pub node: TId,
+    pub free: Vec<Axis>,
+    /// The value's own shape: `[]`, `[k]` or `[m, n]`.
     pub shape: Vec<usize>,
-    /// `shape.iter().product()` nodes.
-    pub nodes: Vec<NodeId>,
 }
 
 impl Tensor {
-    pub fn scalar(node: NodeId) -> Tensor {
+    /// A value with no free indices.
+    pub fn plain(node: TId, shape: Vec<usize>) -> Tensor {
         Tensor {
-            shape: Vec::new(),
-            nodes: vec![node],
+            node,
+            free: Vec::new(),
+            shape,
         }
     }
 
@@ -33,19 +46,19 @@ impl Tensor {
         self.shape.is_empty()
     }
 
-    /// The node of element `k`, broadcasting a scalar to every position.
-    pub fn element(&self, k: usize) -> NodeId {
-        if self.is_scalar() {
-            self.nodes[0]
-        } else {
-            self.nodes[k]
-        }
+    /// The number of elements of the value's own shape.
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
     }
 }
 
 impl Value {
-    pub fn scalar(node: NodeId) -> Value {
-        Value::Tensor(Tensor::scalar(node))
+    pub fn plain(node: TId, shape: Vec<usize>) -> Value {
+        Value::Tensor(Tensor::plain(node, shape))
+    }
+
+    pub fn scalar(node: TId) -> Value {
+        Value::plain(node, Vec::new())
     }
 }
 
