@@ -78,6 +78,8 @@ struct Generator<'a, 'b> {
     functions: Vec<(String, usize)>,
     /// Free indices bound around the expression being written, with their extents.
     indices: Vec<(String, usize)>,
+    /// The `let` names predicted so far.
+    predicted: Vec<String>,
     /// Whether a function body is being written (no reductions over rows there).
     in_function: bool,
     /// Compound nodes left for the current statement.
@@ -96,6 +98,7 @@ impl<'a, 'b> Generator<'a, 'b> {
             consts: Vec::new(),
             functions: Vec::new(),
             indices: Vec::new(),
+            predicted: Vec::new(),
             in_function: false,
             budget: 0,
             depth: 0,
@@ -426,15 +429,18 @@ impl<'a, 'b> Generator<'a, 'b> {
         Ok(loss)
     }
 
+    /// `predict z` of a `let` not predicted yet (a column is written once), or
+    /// `predict p = expression`.
     fn predict(&mut self) -> Result<()> {
         let lets: Vec<&Named> = self
             .values
             .iter()
-            .filter(|v| v.name.starts_with('z'))
+            .filter(|v| v.name.starts_with('z') && !self.predicted.contains(&v.name))
             .collect();
         if !lets.is_empty() && self.u.arbitrary()? {
             let name = self.u.choose(&lets)?.name.clone();
             self.statements.push(format!("predict {name}"));
+            self.predicted.push(name);
             return Ok(());
         }
         self.budget = self.u.int_in_range(0..=MAX_STATEMENT_NODES)?;

@@ -114,15 +114,17 @@ impl<'a> View<'a> {
                     text.push('…');
                 }
                 pieces.push((text.len(), from, to - from));
-                text.extend(
-                    original[from..to]
-                        .chars()
-                        .map(|c| if is_hidden_control(c) { ' ' } else { c }),
-                );
-                // A control character of two bytes (U+0080..U+009F) became a one-byte space:
-                // pad, so that offsets within a piece stay the file's.
-                while text.len() < pieces[pieces.len() - 1].0 + (to - from) {
-                    text.push(' ');
+                for c in original[from..to].chars() {
+                    if is_hidden_control(c) {
+                        // One space per byte (U+0080..U+009F have two), in place: an offset
+                        // within a piece is the file's, and a character boundary of the file is
+                        // one of the view. (Padding at the end of the piece instead shifted the
+                        // rest of it by a byte, into the middle of characters: the fuzzer found
+                        // `column_number` slicing the file there.)
+                        text.extend(std::iter::repeat_n(' ', c.len_utf8()));
+                    } else {
+                        text.push(c);
+                    }
                 }
                 at = to;
             }
@@ -267,7 +269,11 @@ impl<'a> codespan_reporting::files::Files<'a> for View<'_> {
         line_index: usize,
         byte_index: usize,
     ) -> Result<usize, codespan_reporting::files::Error> {
-        let offset = self.to_original(byte_index);
+        let mut offset = self.to_original(byte_index);
+        // A view offset inside a blanked control character maps to the inside of it.
+        while !self.original.is_char_boundary(offset) {
+            offset -= 1;
+        }
         let line_start = self
             .original_line_starts
             .get(line_index)

@@ -70,6 +70,35 @@ fn a_nul_byte_is_named_and_not_echoed() {
 }
 
 #[test]
+fn two_byte_control_characters_keep_the_columns_after_them() {
+    // Found by the front_end fuzz target: U+0098 is two bytes; blanked as one space, the rest
+    // of the line moved by a byte and rendering sliced the file inside a character.
+    let text = check_render("\u{98}\u{98}8\u{fffd}");
+    assert!(!text.contains('\u{98}'));
+    insta::assert_snapshot!(text, @r"
+    error[E0001]: unexpected character U+0098
+      --> a.loss:1:1
+      |
+    1 |     8�
+      | ^^^^ not part of the language
+
+    error[E0010]: expected a statement, found `8`
+      --> a.loss:1:3
+      |
+    1 |     8�
+      |     ^ not the start of a statement
+      |
+      = help: statements start with `data`, `input`, `param`, `const`, `let`, `fn`, `minimize` or `predict`
+
+    error[E0001]: unexpected character `�`
+      --> a.loss:1:4
+      |
+    1 |     8�
+      |      ^ not part of the language
+    ");
+}
+
+#[test]
 fn a_byte_order_mark_is_white_space() {
     let parsed = crate::parse("\u{feff}param w = 1\nminimize w^2\n");
     assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
