@@ -1,7 +1,7 @@
 //! Limits checked before work whose cost grows faster than the model: the symbolic Hessian has
 //! one expression per pair of parameters. A model past a limit gets an error that names the
 //! cause and what to use instead, instead of taking all memory. (The graph itself is bounded
-//! when it is lowered: `gradc_lower::MAX_GRAPH_NODES`.)
+//! when it is lowered: `gradc_lower::MAX_UNROLLED_NODES`.)
 
 use gradc_graph::Program;
 

@@ -8,7 +8,12 @@ use std::fmt::Write;
 
 pub fn dump_program(program: &Program) -> String {
     let mut out = String::new();
-    declarations(&mut out, &program.data_path, &program.params, &program.inputs);
+    declarations(
+        &mut out,
+        &program.data_path,
+        &program.params,
+        &program.inputs,
+    );
     let graph = &program.graph;
     for id in graph.ids() {
         let op = graph.op(id);
@@ -84,7 +89,12 @@ fn declarations(
 /// names, then the objective and the predictions.
 pub fn dump_tensor_program(program: &TensorProgram) -> String {
     let mut out = String::new();
-    declarations(&mut out, &program.data_path, &program.params, &program.inputs);
+    declarations(
+        &mut out,
+        &program.data_path,
+        &program.params,
+        &program.inputs,
+    );
     let graph = &program.graph;
     let param_name = |offset: u32| {
         program
@@ -123,7 +133,8 @@ pub fn dump_tensor_program(program: &TensorProgram) -> String {
                     TOp::RowMean => "rowmean".to_string(),
                     _ => format!("{op:?}"),
                 };
-                let args: Vec<String> = graph.args(id).iter().map(|a| format!("%{}", a.0)).collect();
+                let args: Vec<String> =
+                    graph.args(id).iter().map(|a| format!("%{}", a.0)).collect();
                 format!("{name} {}", args.join(" "))
             }
         };

@@ -32,7 +32,7 @@ pub fn lower(file: &File, source: &str) -> (TensorProgram, Vec<Diagnostic>) {
 /// The most scalar nodes [`compile`] unrolls a model into. Every stage of the scalar pipeline
 /// costs about 2.5 KB and 0.1 ms per node (a 300,000-element `sum(w^2)`, 900k nodes, took 2.2
 /// GB and 27 s in `gradc grad`), so this bounds it at a few gigabytes before the work starts.
-pub use lowerer::MAX_GRAPH_NODES as MAX_UNROLLED_NODES;
+pub const MAX_UNROLLED_NODES: usize = 1 << 20;
 
 /// Parses, lowers and unrolls `source` into the scalar program, returning every error found
 /// (syntax and semantic, in source order) or the program.

@@ -14,8 +14,9 @@ use std::collections::HashSet;
 pub(crate) const MAX_ELEMENTS: usize = 1 << 20;
 
 /// The most nodes the tensor graph may have. A node is a whole tensor, so only nested function
-/// calls (each call inlined) can make many; this bounds them before the work gets large.
-pub const MAX_GRAPH_NODES: usize = 1 << 20;
+/// calls (each call inlined) or a body lowered once per position can make many; this bounds
+/// them before the work gets large (a tensor node takes about 600 bytes with its tables).
+pub const MAX_GRAPH_NODES: usize = 1 << 18;
 
 pub(crate) struct Lowerer<'a> {
     pub source: &'a str,
