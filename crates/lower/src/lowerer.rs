@@ -18,6 +18,9 @@ pub(crate) const MAX_ELEMENTS: usize = 1 << 20;
 /// them before the work gets large (a tensor node takes about 600 bytes with its tables).
 pub const MAX_GRAPH_NODES: usize = 1 << 18;
 
+/// A function call by its body and its arguments (node and free indices each).
+pub(crate) type InlinedCall = (*const Expr, Vec<(TId, Vec<crate::value::Axis>)>);
+
 pub(crate) struct Lowerer<'a> {
     pub source: &'a str,
     pub program: TensorProgram,
@@ -44,10 +47,7 @@ pub(crate) struct Lowerer<'a> {
     /// argument nodes: a body sees only its arguments and earlier declarations, so the same
     /// call always gives the same node. Without this, `fn f2(a) = f1(a) + f1(a)` nested twenty
     /// deep would be inlined a million times for twenty nodes.
-    pub inlined: rustc_hash::FxHashMap<
-        (*const Expr, Vec<(TId, Vec<crate::value::Axis>)>),
-        crate::value::Tensor,
-    >,
+    pub inlined: rustc_hash::FxHashMap<InlinedCall, crate::value::Tensor>,
     /// The next free index's identity (see `value::Axis`).
     pub next_axis: u32,
     /// Every name the file declares, with its first declaration: lets "not declared" say when

@@ -221,7 +221,7 @@ impl<'a> Env<'a> {
                 .map(|k| self.data.columns[k][row])
                 .collect(),
             TOp::Map(op) => {
-                let operands: Vec<&[f64]> = (0..graph.args(id).len()).map(|k| operand(k)).collect();
+                let operands: Vec<&[f64]> = (0..graph.args(id).len()).map(&operand).collect();
                 let mut scalars = Vec::with_capacity(operands.len());
                 (0..n)
                     .map(|k| {
