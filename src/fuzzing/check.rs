@@ -16,7 +16,7 @@ use crate::objective::{Batch, Objective};
 use crate::{DeriveConfig, Derived};
 use gradc_compile::{Kernel, KernelData, KernelOptions, RowSet, Threads};
 use gradc_graph::interp::{self, Data};
-use gradc_graph::{CmpOp, Graph, NodeId, Op, Program};
+use gradc_graph::{NodeId, Program};
 
 /// Models with at most this many parameter elements also get a Hessian (when the model asks).
 const MAX_HESSIAN_PARAMS: usize = 6;
@@ -73,8 +73,6 @@ pub struct Checked {
     pub compared: usize,
     /// Whether a Hessian was derived and compared.
     pub hessian: bool,
-    /// Compared points at which the Hessians were not compared (see `Point::zero_guard`).
-    pub hessian_skipped: usize,
     /// Data rows.
     pub rows: usize,
     /// Prediction values compared (rows × predicted elements × points).
@@ -157,10 +155,6 @@ pub fn check(model: &Model) -> Result<Checked, Failure> {
         at.native(&built.objective, &built.derived, &batch)?;
         match at.simplified(&original, &built.derived)? {
             Compared::All => checked.compared += 1,
-            Compared::WithoutHessian => {
-                checked.compared += 1;
-                checked.hessian_skipped += 1;
-            }
             Compared::Unfit => {}
         }
         checked.predictions += at.predictions(&row_kernel, &predictions, &kernel_data)?;
@@ -173,8 +167,6 @@ pub fn check(model: &Model) -> Result<Checked, Failure> {
 enum Compared {
     /// All of it.
     All,
-    /// Value and gradient (see `Point::zero_guard`).
-    WithoutHessian,
     /// Nothing: some value there is not finite or is huge (see `interp::magnitude`).
     Unfit,
 }
@@ -276,8 +268,8 @@ impl Point<'_> {
         Ok(())
     }
 
-    /// Simplified against unsimplified, in the interpreter, within rounding (value, gradient,
-    /// and the Hessian where the unsimplified one can be trusted: see [`zero_guard`]).
+    /// Simplified against unsimplified, in the interpreter, within rounding (value, gradient
+    /// and Hessian).
     fn simplified(&self, original: &Derived, simplified: &Derived) -> Result<Compared, Failure> {
         let original_roots = roots(original);
         let Some(scale) =
@@ -292,17 +284,7 @@ impl Point<'_> {
             self.params,
             self.data,
         )?;
-        let hessian_trusted = original.hessian.is_none()
-            || !self.zero_guard(
-                &original.graph,
-                &original_roots[1 + original.gradient.len()..],
-            )?;
-        let compared = if hessian_trusted {
-            before.len()
-        } else {
-            1 + original.gradient.len()
-        };
-        for (k, (a, b)) in before.iter().zip(&after).take(compared).enumerate() {
+        for (k, (a, b)) in before.iter().zip(&after).enumerate() {
             if !interp::within_rounding(*a, *b, scale) {
                 return Err(Failure::Simplified {
                     what: self.describe(k),
@@ -313,46 +295,7 @@ impl Point<'_> {
                 });
             }
         }
-        Ok(if hessian_trusted {
-            Compared::All
-        } else {
-            Compared::WithoutHessian
-        })
-    }
-
-    /// Whether a guard of gradc-grad (`if a != 0 then … else 0`, which keeps the derivative of
-    /// a branch not taken from turning `0 · ∞` into NaN) in the cone of `roots` has `a` exactly
-    /// zero at this point, on some row.
-    ///
-    /// A known bug of gradc-grad, found by this fuzzer: the Hessian differentiates the guard as
-    /// an `if`, so where `a` is zero but not constant (`w * (if w > -1 then sin(sin(w)) else
-    /// sin(w))` at w = 0) the term `∂a · …` is lost and the Hessian is wrong (1 instead of 2
-    /// there). The simplifier removes some guards and not others, so simplified and
-    /// unsimplified Hessians may then differ with neither of them right: the unsimplified one
-    /// is no oracle at such a point, and the comparison would only find this bug again.
-    fn zero_guard(&self, graph: &Graph, roots: &[NodeId]) -> Result<bool, Failure> {
-        let is_zero = |id: NodeId| graph.op(id).const_value() == Some(0.0);
-        let guarded: Vec<NodeId> = graph
-            .cone(roots)
-            .into_iter()
-            .filter_map(|id| match (graph.op(id), graph.args(id)) {
-                (Op::If, &[condition, _, otherwise]) if is_zero(otherwise) => {
-                    match (graph.op(condition), graph.args(condition)) {
-                        (Op::Cmp(CmpOp::Ne), &[a, zero]) if is_zero(zero) => Some(a),
-                        _ => None,
-                    }
-                }
-                _ => None,
-            })
-            .collect();
-        let (per_row, row_free): (Vec<NodeId>, Vec<NodeId>) =
-            guarded.iter().partition(|&&id| graph.flags(id).per_row);
-        let row_free = interp::evaluate(graph, &row_free, self.params, self.data)?;
-        let per_row = interp::evaluate_per_row(graph, &per_row, self.params, self.data)?;
-        Ok(row_free
-            .iter()
-            .chain(per_row.iter().flatten())
-            .any(|&v| v == 0.0))
+        Ok(Compared::All)
     }
 
     /// The per-row predictions natively against the interpreter; returns how many values

@@ -30,7 +30,6 @@ fn generated_models_pass_every_check() {
         totals.predictions += checked.predictions;
         totals.rows += checked.rows;
         hessians += usize::from(checked.hessian);
-        totals.hessian_skipped += checked.hessian_skipped;
     }
     // The checker compared something in most models, rather than skipping them.
     let models = MODELS as usize;
@@ -41,7 +40,6 @@ fn generated_models_pass_every_check() {
     assert!(hessians >= models / 4, "{hessians} Hessians");
     // The known bug that `zero_guard` steps around is rare enough to leave most Hessians
     // compared (two points per model).
-    assert!(totals.hessian_skipped * 10 <= hessians * 2, "{totals:?}");
 }
 
 #[test]
@@ -165,7 +163,6 @@ fn a_checked_model_with_data_compares_natively_and_per_row() {
             points: 2,
             compared: 2,
             hessian: true,
-            hessian_skipped: 0,
             rows: 3,
             predictions: 6,
         }
@@ -173,10 +170,10 @@ fn a_checked_model_with_data_compares_natively_and_per_row() {
 }
 
 #[test]
-fn a_hessian_through_a_guard_at_zero_is_not_compared() {
-    // Found by the pipeline target: at w = 0 the unsimplified Hessian is 1, the simplified one
-    // 2 (right). Second derivatives through gradc-grad's `if a != 0` guards are wrong where a
-    // guarded adjoint is zero (see `Point::zero_guard`); the Hessian is compared elsewhere.
+fn a_hessian_through_a_guard_at_zero_is_compared() {
+    // Found by the pipeline target: at w = 0 the unsimplified Hessian was 1, the simplified one
+    // 2 (right): second derivatives through gradc-grad's guards (then `if a != 0 then … else
+    // 0`, now `Op::GuardMul`) lost the `(da)·l` term where a guarded adjoint was zero.
     let model = Model {
         source: "param w1[1]\nminimize dot((if w1 >= w1 then (-(-(-(-w1)))) else (-(-w1))), w1)\n"
             .to_string(),
@@ -188,5 +185,5 @@ fn a_hessian_through_a_guard_at_zero_is_not_compared() {
         format: Format::Json,
     };
     let checked = check(&model).expect("passes");
-    assert_eq!((checked.compared, checked.hessian_skipped), (2, 1));
+    assert_eq!(checked.compared, 2);
 }

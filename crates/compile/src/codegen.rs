@@ -1148,6 +1148,13 @@ impl<'a> FnGen<'a, '_> {
                 let c = self.b.ins().fcmp(FloatCC::NotEqual, a, zero);
                 self.b.ins().select(c, args[1], args[2])
             }
+            Op::GuardMul => {
+                // `a · b`, and +0 where `a == 0` (as `Op::apply`: `a == 0` is false for NaN).
+                let zero = self.constant(0.0);
+                let product = self.b.ins().fmul(a, b);
+                let is_zero = self.b.ins().fcmp(FloatCC::Equal, a, zero);
+                self.b.ins().select(is_zero, zero, product)
+            }
             Op::LogSumExp => self.logsumexp(&args)?,
             Op::Const(_) | Op::Param(_) | Op::Input(_) | Op::RowSum | Op::RowMean => {
                 unreachable!("handled above")

@@ -43,6 +43,7 @@ fn binary_ops() -> Vec<Op> {
         Op::Min,
         Op::LeakyRelu,
         Op::Elu,
+        Op::GuardMul,
     ];
     ops.extend(CmpOp::ALL.iter().map(|&c| Op::Cmp(c)));
     ops

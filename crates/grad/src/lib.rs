@@ -150,12 +150,8 @@ impl<'g> Differentiator<'g> {
             };
             let adjoint = self.total(&parts);
             let is_if = self.graph.op(node) == Op::If;
-            for (operand, value, guarded) in self.local(node, adjoint, region) {
-                let value = if adjoint.guarded && !is_if {
-                    self.guard(adjoint.node, value)
-                } else {
-                    value
-                };
+            for (operand, local, guarded) in self.local(node, adjoint, region) {
+                let value = self.combine(adjoint, local);
                 let guarded = guarded || adjoint.guarded || is_if;
                 contribute(
                     self.graph,
@@ -186,12 +182,50 @@ impl<'g> Differentiator<'g> {
         }
     }
 
-    /// `if a != 0 then value else 0`: an adjoint that is exactly zero because a branch was
-    /// not taken stays zero, even where the local derivative it multiplies is not finite.
-    fn guard(&mut self, adjoint: NodeId, value: NodeId) -> NodeId {
-        let zero = self.graph.constant(0.0);
-        let nonzero = self.graph.binary(Op::Cmp(CmpOp::Ne), adjoint, zero);
-        self.graph.if_then_else(nonzero, value, zero)
+    /// A contribution to an operand's adjoint: the adjoint `a` times the local derivative.
+    /// Where `a` came through the selection of an `if` branch it may be an exact zero that
+    /// stands for "branch not taken"; a product with it is then [`Op::GuardMul`], which stays
+    /// zero even where the local derivative is not finite, and whose own derivative keeps the
+    /// product rule (so Hessians through it are right where `a` is zero).
+    fn combine(&mut self, a: Adjoint, local: Local) -> NodeId {
+        let g = &mut *self.graph;
+        match local {
+            Local::Same => a.node,
+            Local::Negated => g.neg(a.node),
+            Local::Chosen { condition, first } => {
+                let zero = g.constant(0.0);
+                if first {
+                    g.if_then_else(condition, a.node, zero)
+                } else {
+                    g.if_then_else(condition, zero, a.node)
+                }
+            }
+            Local::Times(l) if a.guarded => guard_mul(g, a.node, l),
+            Local::Times(l) => scale(g, a.node, l),
+            Local::Over(d) if a.guarded => {
+                let one = g.constant(1.0);
+                let l = g.div(one, d);
+                guard_mul(g, a.node, l)
+            }
+            Local::Over(d) => g.div(a.node, d),
+            Local::MinusTimesOver {
+                factor,
+                denominator,
+            } if a.guarded => {
+                let q = g.div(factor, denominator);
+                let minus_q = g.neg(q);
+                guard_mul(g, a.node, minus_q)
+            }
+            Local::MinusTimesOver {
+                factor,
+                denominator,
+            } => {
+                let scaled = scale(g, a.node, factor);
+                let q = g.div(scaled, denominator);
+                g.neg(q)
+            }
+            Local::Guarded(l) => guard_mul(g, l, a.node),
+        }
     }
 
     /// The contributions of `node` (with adjoint `a`) to its operands' adjoints.
@@ -200,8 +234,7 @@ impl<'g> Differentiator<'g> {
         node: NodeId,
         adjoint: Adjoint,
         region: Region,
-    ) -> Vec<(NodeId, NodeId, bool)> {
-        let a = adjoint.node;
+    ) -> Vec<(NodeId, Local, bool)> {
         let op = self.graph.op(node);
         match op {
             Op::RowSum | Op::RowMean => {
@@ -209,36 +242,41 @@ impl<'g> Differentiator<'g> {
             }
             Op::If => {
                 let args = self.graph.args(node).to_vec();
-                return self.branches(node, &args, a, region);
+                return self.branches(node, &args, region);
             }
             _ => {}
         }
         let args = self.graph.args(node).to_vec();
         let g = &mut *self.graph;
         let x = args.first().copied().unwrap_or(node);
-        let contributions: Vec<(NodeId, NodeId)> = match op {
+        let contributions: Vec<(NodeId, Local)> = match op {
             Op::Const(_) | Op::Param(_) | Op::Input(_) => vec![],
             Op::Sign | Op::Step | Op::Cmp(_) => vec![],
-            Op::Add => vec![(args[0], a), (args[1], a)],
-            Op::Sub => {
-                let minus = g.neg(a);
-                vec![(args[0], a), (args[1], minus)]
-            }
-            Op::Neg => vec![(x, g.neg(a))],
+            Op::Add => vec![(args[0], Local::Same), (args[1], Local::Same)],
+            Op::Sub => vec![(args[0], Local::Same), (args[1], Local::Negated)],
+            Op::Neg => vec![(x, Local::Negated)],
             Op::Mul => {
                 let (l, r) = (args[0], args[1]);
-                let dl = scale(g, a, r);
-                let dr = scale(g, a, l);
-                vec![(l, dl), (r, dr)]
+                vec![(l, Local::Times(r)), (r, Local::Times(l))]
+            }
+            Op::GuardMul => {
+                // The product rule, each term guarded by its own factor's zero.
+                let (l, r) = (args[0], args[1]);
+                vec![(l, Local::Times(r)), (r, Local::Guarded(l))]
             }
             Op::Div => {
                 // d(l/r) = dl / r − (l/r) · dr / r: reuses the quotient itself.
                 let (l, r) = (args[0], args[1]);
-                let dl = g.div(a, r);
-                let an = scale(g, a, node);
-                let q = g.div(an, r);
-                let dr = g.neg(q);
-                vec![(l, dl), (r, dr)]
+                vec![
+                    (l, Local::Over(r)),
+                    (
+                        r,
+                        Local::MinusTimesOver {
+                            factor: node,
+                            denominator: r,
+                        },
+                    ),
+                ]
             }
             Op::Pow => {
                 let (base, exponent) = (args[0], args[1]);
@@ -258,88 +296,79 @@ impl<'g> Differentiator<'g> {
                         }
                     };
                     let local = g.mul(exponent, reduced);
-                    out.push((base, scale(g, a, local)));
+                    out.push((base, Local::Times(local)));
                 }
                 if g.flags(exponent).depends_on_param {
                     let log = g.unary(Op::Log, base);
                     let local = g.mul(node, log);
-                    out.push((exponent, scale(g, a, local)));
+                    out.push((exponent, Local::Times(local)));
                 }
                 out
             }
-            Op::Exp => vec![(x, scale(g, a, node))],
-            Op::Log => vec![(x, g.div(a, x))],
+            Op::Exp => vec![(x, Local::Times(node))],
+            Op::Log => vec![(x, Local::Over(x))],
             Op::Sqrt => {
                 let two = g.constant(2.0);
                 let denominator = g.mul(two, node);
-                vec![(x, g.div(a, denominator))]
+                vec![(x, Local::Over(denominator))]
             }
-            Op::Abs => {
-                let sign = g.unary(Op::Sign, x);
-                vec![(x, scale(g, a, sign))]
-            }
-            Op::Sin => {
-                let cos = g.unary(Op::Cos, x);
-                vec![(x, scale(g, a, cos))]
-            }
+            Op::Abs => vec![(x, Local::Times(g.unary(Op::Sign, x)))],
+            Op::Sin => vec![(x, Local::Times(g.unary(Op::Cos, x)))],
             Op::Cos => {
                 let sin = g.unary(Op::Sin, x);
-                let minus = g.neg(sin);
-                vec![(x, scale(g, a, minus))]
+                vec![(x, Local::Times(g.neg(sin)))]
             }
             Op::Tan => {
                 // tan' = 1 + tan².
                 let one = g.constant(1.0);
                 let sq = g.mul(node, node);
-                let local = g.add2(one, sq);
-                vec![(x, scale(g, a, local))]
+                vec![(x, Local::Times(g.add2(one, sq)))]
             }
             Op::Atan => {
                 let one = g.constant(1.0);
                 let sq = g.mul(x, x);
-                let denominator = g.add2(one, sq);
-                vec![(x, g.div(a, denominator))]
+                vec![(x, Local::Over(g.add2(one, sq)))]
             }
             Op::Tanh => {
                 // tanh' = 1 − tanh².
                 let one = g.constant(1.0);
                 let sq = g.mul(node, node);
-                let local = g.sub(one, sq);
-                vec![(x, scale(g, a, local))]
+                vec![(x, Local::Times(g.sub(one, sq)))]
             }
             Op::Sigmoid => {
                 // σ' = σ(1 − σ).
                 let one = g.constant(1.0);
                 let complement = g.sub(one, node);
-                let local = g.mul(node, complement);
-                vec![(x, scale(g, a, local))]
+                vec![(x, Local::Times(g.mul(node, complement)))]
             }
-            Op::Relu => {
-                let step = g.unary(Op::Step, x);
-                vec![(x, scale(g, a, step))]
-            }
-            Op::Softplus => {
-                let sigma = g.unary(Op::Sigmoid, x);
-                vec![(x, scale(g, a, sigma))]
-            }
+            Op::Relu => vec![(x, Local::Times(g.unary(Op::Step, x)))],
+            Op::Softplus => vec![(x, Local::Times(g.unary(Op::Sigmoid, x)))],
             Op::Log1p => {
                 let one = g.constant(1.0);
-                let denominator = g.add2(one, x);
-                vec![(x, g.div(a, denominator))]
+                vec![(x, Local::Over(g.add2(one, x)))]
             }
-            Op::Expm1 => {
-                let exp = g.unary(Op::Exp, x);
-                vec![(x, scale(g, a, exp))]
-            }
+            Op::Expm1 => vec![(x, Local::Times(g.unary(Op::Exp, x)))],
             Op::Max | Op::Min => {
                 // The derivative goes to the first operand where it wins ties (LANGUAGE.md §4).
                 let cmp = if op == Op::Max { CmpOp::Ge } else { CmpOp::Le };
                 let (l, r) = (args[0], args[1]);
-                let first_wins = g.binary(Op::Cmp(cmp), l, r);
-                let zero = g.constant(0.0);
-                let dl = g.if_then_else(first_wins, a, zero);
-                let dr = g.if_then_else(first_wins, zero, a);
-                vec![(l, dl), (r, dr)]
+                let condition = g.binary(Op::Cmp(cmp), l, r);
+                vec![
+                    (
+                        l,
+                        Local::Chosen {
+                            condition,
+                            first: true,
+                        },
+                    ),
+                    (
+                        r,
+                        Local::Chosen {
+                            condition,
+                            first: false,
+                        },
+                    ),
+                ]
             }
             Op::LeakyRelu | Op::Elu => {
                 let (t, slope) = (args[0], args[1]);
@@ -354,15 +383,17 @@ impl<'g> Differentiator<'g> {
                 };
                 let local_t = g.if_then_else(positive, one, negative_dt);
                 let local_slope = g.if_then_else(positive, zero, negative_dslope);
-                vec![(t, scale(g, a, local_t)), (slope, scale(g, a, local_slope))]
+                vec![
+                    (t, Local::Times(local_t)),
+                    (slope, Local::Times(local_slope)),
+                ]
             }
             Op::LogSumExp => {
                 // ∂/∂vᵢ logsumexp(v) = softmax(v)ᵢ = exp(vᵢ − logsumexp(v)).
                 args.iter()
                     .map(|&v| {
                         let shifted = g.sub(v, node);
-                        let softmax = g.unary(Op::Exp, shifted);
-                        (v, scale(g, a, softmax))
+                        (v, Local::Times(g.unary(Op::Exp, shifted)))
                     })
                     .collect()
             }
@@ -371,12 +402,12 @@ impl<'g> Differentiator<'g> {
         };
         contributions
             .into_iter()
-            .map(|(operand, value)| (operand, value, false))
+            .map(|(operand, local)| (operand, local, false))
             .collect()
     }
 
     /// `a · reduce(∂e/∂b)` for every row-free node `b` that the per-row argument `e` reads.
-    fn reduction(&mut self, op: Op, argument: NodeId, a: Adjoint) -> Vec<(NodeId, NodeId, bool)> {
+    fn reduction(&mut self, op: Op, argument: NodeId, a: Adjoint) -> Vec<(NodeId, Local, bool)> {
         let one = self.graph.constant(1.0);
         let seed = Adjoint {
             node: one,
@@ -391,7 +422,7 @@ impl<'g> Differentiator<'g> {
             .into_iter()
             .map(|(node, derivative)| {
                 let reduced = self.graph.unary(op, derivative.node);
-                (node, scale(self.graph, a.node, reduced), derivative.guarded)
+                (node, Local::Times(reduced), derivative.guarded)
             })
             .collect()
     }
@@ -402,9 +433,8 @@ impl<'g> Differentiator<'g> {
         &mut self,
         node: NodeId,
         args: &[NodeId],
-        a: NodeId,
         region: Region,
-    ) -> Vec<(NodeId, NodeId, bool)> {
+    ) -> Vec<(NodeId, Local, bool)> {
         let cond = args[0];
         let one = Adjoint {
             node: self.graph.constant(1.0),
@@ -429,7 +459,7 @@ impl<'g> Differentiator<'g> {
                 let dt = per_branch[0].get(&b).map_or(zero, |d| d.node);
                 let df = per_branch[1].get(&b).map_or(zero, |d| d.node);
                 let selected = self.graph.if_then_else(cond, dt, df);
-                (b, scale(self.graph, a, selected), true)
+                (b, Local::Times(selected), true)
             })
             .collect()
     }
@@ -474,6 +504,36 @@ impl<'g> Differentiator<'g> {
             }
         }
         exclusive
+    }
+}
+
+/// The local derivative of a node with respect to one operand, as the contribution to that
+/// operand's adjoint `a` is built from it (see `Differentiator::combine`).
+#[derive(Clone, Copy, Debug)]
+enum Local {
+    /// `a`.
+    Same,
+    /// `−a`.
+    Negated,
+    /// `a · l`.
+    Times(NodeId),
+    /// `a / d`: the quotient is built directly (`a / x` for `log`), not as `a · (1/x)`.
+    Over(NodeId),
+    /// `−(a · factor) / denominator`: the quotient rule's second term.
+    MinusTimesOver { factor: NodeId, denominator: NodeId },
+    /// `l · a` where `l` may be an exact zero standing for "branch not taken": the second
+    /// factor of an [`Op::GuardMul`].
+    Guarded(NodeId),
+    /// `if condition then a else 0` (`first`) or `if condition then 0 else a`.
+    Chosen { condition: NodeId, first: bool },
+}
+
+/// `a · l` that stays 0 where `a` is 0; the product itself where `a` is the seed 1.
+fn guard_mul(graph: &mut Graph, a: NodeId, l: NodeId) -> NodeId {
+    if graph.op(a).const_value() == Some(1.0) {
+        l
+    } else {
+        graph.binary(Op::GuardMul, a, l)
     }
 }
 

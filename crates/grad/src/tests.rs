@@ -90,6 +90,37 @@ fn branch_not_taken_never_leaks_nan() {
 }
 
 #[test]
+fn hessians_through_a_branch_are_right_where_the_adjoint_is_zero() {
+    // w · (if w > −1 then sin(sin(w)) else sin(w)) at w = 0: the adjoint of the `if` is w,
+    // exactly 0 there, and the Hessian is 2·cos(0)·cos(sin 0) = 2 (found by the pipeline fuzz
+    // target; guarding with `if a != 0` lost the (da)·l term and gave 1).
+    let mut g = Graph::new();
+    let w = g.param(0);
+    let minus_one = g.constant(-1.0);
+    let c = g.binary(Op::Cmp(CmpOp::Gt), w, minus_one);
+    let sin = g.unary(Op::Sin, w);
+    let sin_sin = g.unary(Op::Sin, sin);
+    let branch = g.if_then_else(c, sin_sin, sin);
+    let f = g.mul(w, branch);
+    let gradient = grad(&mut g, f, 1);
+    let h = hessian(&mut g, &gradient, 1);
+    for (at, expected) in [
+        (0.0, 2.0),
+        (-2.0, 2.0 * (-2.0f64).cos() + 2.0 * (-2.0f64).sin()),
+    ] {
+        let value = evaluate(&g, &[h[0][0]], &[at], &Data::empty()).unwrap()[0];
+        assert!(
+            (value - expected).abs() < 1e-12,
+            "at {at}: {value} vs {expected}"
+        );
+    }
+    // The branch not taken still cannot leak: at w = −2 the first branch is not taken.
+    let value = evaluate(&g, &[gradient[0]], &[-2.0], &Data::empty()).unwrap()[0];
+    let expected = (-2.0f64).sin() + -2.0 * (-2.0f64).cos();
+    assert!((value - expected).abs() < 1e-12);
+}
+
+#[test]
 fn reductions_give_mean_of_per_row_derivatives() {
     // mean((w·x + b − y)²): ∂/∂w = mean(2(wx + b − y)x), ∂/∂b = mean(2(wx + b − y)).
     let mut g = Graph::new();

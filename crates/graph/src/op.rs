@@ -101,6 +101,11 @@ pub enum Op {
     Cmp(CmpOp),
     /// `if c then a else b`: arguments `[c, a, b]`; `a` where `c != 0`.
     If,
+    /// `a · b`, but exactly 0 where `a` is 0 (even where `b` is infinite or NaN): a
+    /// contribution to a derivative whose adjoint `a` may be an exact zero standing for "branch
+    /// not taken" (gradc-grad). Unlike `if a != 0 then a·b else 0`, its own derivative keeps
+    /// the product rule where `a` is zero: `(da)·b`.
+    GuardMul,
     /// `log(sum(exp(v)))` over any number of arguments, evaluated stably.
     LogSumExp,
     /// The sum of a per-row argument over the data rows (scaled by N/B on a mini-batch).
@@ -138,7 +143,7 @@ impl Op {
             Const(_) | Param(_) | Input(_) => 0,
             Neg | Exp | Log | Sqrt | Abs | Sin | Cos | Tan | Atan | Tanh | Sigmoid | Relu
             | Softplus | Log1p | Expm1 | Sign | Step | RowSum | RowMean => 1,
-            Add | Sub | Mul | Div | Pow | Max | Min | LeakyRelu | Elu | Cmp(_) => 2,
+            Add | Sub | Mul | Div | Pow | Max | Min | LeakyRelu | Elu | GuardMul | Cmp(_) => 2,
             If => 3,
             LogSumExp => return None,
         })
@@ -179,6 +184,7 @@ impl Op {
             Step => "step",
             Cmp(c) => c.symbol(),
             If => "if",
+            GuardMul => "guard",
             LogSumExp => "logsumexp",
             RowSum => "sum",
             RowMean => "mean",
@@ -189,8 +195,9 @@ impl Op {
     /// (whose text carries a payload: see `Display`). The inverse of `name` on those operations.
     pub fn from_name(name: &str) -> Option<Op> {
         use Op::*;
-        const NAMED: [Op; 13] = [
-            Add, Sub, Mul, Div, Pow, Max, Min, LeakyRelu, Elu, If, LogSumExp, RowSum, RowMean,
+        const NAMED: [Op; 14] = [
+            Add, Sub, Mul, Div, Pow, Max, Min, LeakyRelu, Elu, If, GuardMul, LogSumExp, RowSum,
+            RowMean,
         ];
         let named = NAMED.iter().chain(&Op::UNARY_FUNCTIONS).copied();
         let compared = CmpOp::ALL.iter().map(|&c| Cmp(c));
@@ -322,6 +329,13 @@ impl Op {
                     b
                 } else {
                     args.get(2).copied().unwrap_or(f64::NAN)
+                }
+            }
+            GuardMul => {
+                if a == 0.0 {
+                    0.0
+                } else {
+                    a * b
                 }
             }
             LogSumExp => logsumexp(args),

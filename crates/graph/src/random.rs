@@ -80,7 +80,7 @@ pub fn random_expression(
             graph.unary(op, a)
         }
         3..=7 => {
-            const BINARY: [Op; 9] = [
+            const BINARY: [Op; 10] = [
                 Op::Add,
                 Op::Sub,
                 Op::Mul,
@@ -90,6 +90,7 @@ pub fn random_expression(
                 Op::Min,
                 Op::LeakyRelu,
                 Op::Elu,
+                Op::GuardMul,
             ];
             let op = BINARY[rng.below(BINARY.len())];
             let left = (size - 1) / 2;

@@ -44,6 +44,7 @@ fn one_of_each(g: &mut Graph) -> Vec<NodeId> {
     ops.extend([
         Op::LeakyRelu,
         Op::Elu,
+        Op::GuardMul,
         Op::If,
         Op::LogSumExp,
         Op::RowSum,
@@ -59,7 +60,7 @@ fn one_of_each(g: &mut Graph) -> Vec<NodeId> {
                 Op::Tan | Op::Atan | Op::Tanh | Op::Sigmoid | Op::Relu | Op::Softplus => &[a],
                 Op::Log1p | Op::Expm1 | Op::Sign | Op::Step | Op::RowSum | Op::RowMean => &[b],
                 Op::Add | Op::Sub | Op::Mul | Op::Div | Op::Pow | Op::Max | Op::Min => &[a, c],
-                Op::LeakyRelu | Op::Elu | Op::Cmp(_) => &[b, a],
+                Op::LeakyRelu | Op::Elu | Op::GuardMul | Op::Cmp(_) => &[b, a],
                 Op::If => &[a, b, c],
                 Op::LogSumExp => &[a, b, c, a],
             };
@@ -73,7 +74,7 @@ fn every_operation_reads_back() {
     let mut g = Graph::new();
     let roots = one_of_each(&mut g);
     let texts: Vec<String> = roots.iter().map(|&r| g.sexpr(r)).collect();
-    insta::assert_snapshot!(texts.join("\n"), @r"
+    insta::assert_snapshot!(texts.join("\n"), @"
     -0
     param#7
     input#3
@@ -86,6 +87,7 @@ fn every_operation_reads_back() {
     (min param#0 -2.5)
     (leaky_relu input#1 param#0)
     (elu input#1 param#0)
+    (guard input#1 param#0)
     (if param#0 input#1 -2.5)
     (logsumexp param#0 input#1 -2.5 param#0)
     (sum input#1)
