@@ -20,7 +20,10 @@
 //! [`hessian`] differentiates each gradient root again.
 #![forbid(unsafe_code)]
 
-use gradc_graph::{CmpOp, Graph, NodeId, Op};
+mod rules;
+
+use gradc_graph::{Graph, NodeId, Op};
+use rules::Local;
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::BinaryHeap;
 
@@ -187,7 +190,7 @@ impl<'g> Differentiator<'g> {
     /// stands for "branch not taken"; a product with it is then [`Op::GuardMul`], which stays
     /// zero even where the local derivative is not finite, and whose own derivative keeps the
     /// product rule (so Hessians through it are right where `a` is zero).
-    fn combine(&mut self, a: Adjoint, local: Local) -> NodeId {
+    fn combine(&mut self, a: Adjoint, local: Local<NodeId>) -> NodeId {
         let g = &mut *self.graph;
         match local {
             Local::Same => a.node,
@@ -234,7 +237,7 @@ impl<'g> Differentiator<'g> {
         node: NodeId,
         adjoint: Adjoint,
         region: Region,
-    ) -> Vec<(NodeId, Local, bool)> {
+    ) -> Vec<(NodeId, Local<NodeId>, bool)> {
         let op = self.graph.op(node);
         match op {
             Op::RowSum | Op::RowMean => {
@@ -247,167 +250,19 @@ impl<'g> Differentiator<'g> {
             _ => {}
         }
         let args = self.graph.args(node).to_vec();
-        let g = &mut *self.graph;
-        let x = args.first().copied().unwrap_or(node);
-        let contributions: Vec<(NodeId, Local)> = match op {
-            Op::Const(_) | Op::Param(_) | Op::Input(_) => vec![],
-            Op::Sign | Op::Step | Op::Cmp(_) => vec![],
-            Op::Add => vec![(args[0], Local::Same), (args[1], Local::Same)],
-            Op::Sub => vec![(args[0], Local::Same), (args[1], Local::Negated)],
-            Op::Neg => vec![(x, Local::Negated)],
-            Op::Mul => {
-                let (l, r) = (args[0], args[1]);
-                vec![(l, Local::Times(r)), (r, Local::Times(l))]
-            }
-            Op::GuardMul => {
-                // The product rule, each term guarded by its own factor's zero.
-                let (l, r) = (args[0], args[1]);
-                vec![(l, Local::Times(r)), (r, Local::Guarded(l))]
-            }
-            Op::Div => {
-                // d(l/r) = dl / r − (l/r) · dr / r: reuses the quotient itself.
-                let (l, r) = (args[0], args[1]);
-                vec![
-                    (l, Local::Over(r)),
-                    (
-                        r,
-                        Local::MinusTimesOver {
-                            factor: node,
-                            denominator: r,
-                        },
-                    ),
-                ]
-            }
-            Op::Pow => {
-                let (base, exponent) = (args[0], args[1]);
-                let mut out = Vec::new();
-                if g.flags(base).depends_on_param {
-                    // d(b^e)/db = e · b^(e−1); for a constant e the new exponent is folded here
-                    // because it is a literal, not an algebraic choice.
-                    let reduced = match g.op(exponent).const_value() {
-                        Some(e) => {
-                            let e1 = g.constant(e - 1.0);
-                            g.binary(Op::Pow, base, e1)
-                        }
-                        None => {
-                            let one = g.constant(1.0);
-                            let e1 = g.sub(exponent, one);
-                            g.binary(Op::Pow, base, e1)
-                        }
-                    };
-                    let local = g.mul(exponent, reduced);
-                    out.push((base, Local::Times(local)));
-                }
-                if g.flags(exponent).depends_on_param {
-                    let log = g.unary(Op::Log, base);
-                    let local = g.mul(node, log);
-                    out.push((exponent, Local::Times(local)));
-                }
-                out
-            }
-            Op::Exp => vec![(x, Local::Times(node))],
-            Op::Log => vec![(x, Local::Over(x))],
-            Op::Sqrt => {
-                let two = g.constant(2.0);
-                let denominator = g.mul(two, node);
-                vec![(x, Local::Over(denominator))]
-            }
-            Op::Abs => vec![(x, Local::Times(g.unary(Op::Sign, x)))],
-            Op::Sin => vec![(x, Local::Times(g.unary(Op::Cos, x)))],
-            Op::Cos => {
-                let sin = g.unary(Op::Sin, x);
-                vec![(x, Local::Times(g.neg(sin)))]
-            }
-            Op::Tan => {
-                // tan' = 1 + tan².
-                let one = g.constant(1.0);
-                let sq = g.mul(node, node);
-                vec![(x, Local::Times(g.add2(one, sq)))]
-            }
-            Op::Atan => {
-                let one = g.constant(1.0);
-                let sq = g.mul(x, x);
-                vec![(x, Local::Over(g.add2(one, sq)))]
-            }
-            Op::Tanh => {
-                // tanh' = 1 − tanh².
-                let one = g.constant(1.0);
-                let sq = g.mul(node, node);
-                vec![(x, Local::Times(g.sub(one, sq)))]
-            }
-            Op::Sigmoid => {
-                // σ' = σ(1 − σ).
-                let one = g.constant(1.0);
-                let complement = g.sub(one, node);
-                vec![(x, Local::Times(g.mul(node, complement)))]
-            }
-            Op::Relu => vec![(x, Local::Times(g.unary(Op::Step, x)))],
-            Op::Softplus => vec![(x, Local::Times(g.unary(Op::Sigmoid, x)))],
-            Op::Log1p => {
-                let one = g.constant(1.0);
-                vec![(x, Local::Over(g.add2(one, x)))]
-            }
-            Op::Expm1 => vec![(x, Local::Times(g.unary(Op::Exp, x)))],
-            Op::Max | Op::Min => {
-                // The derivative goes to the first operand where it wins ties (LANGUAGE.md §4).
-                let cmp = if op == Op::Max { CmpOp::Ge } else { CmpOp::Le };
-                let (l, r) = (args[0], args[1]);
-                let condition = g.binary(Op::Cmp(cmp), l, r);
-                vec![
-                    (
-                        l,
-                        Local::Chosen {
-                            condition,
-                            first: true,
-                        },
-                    ),
-                    (
-                        r,
-                        Local::Chosen {
-                            condition,
-                            first: false,
-                        },
-                    ),
-                ]
-            }
-            Op::LeakyRelu | Op::Elu => {
-                let (t, slope) = (args[0], args[1]);
-                let zero = g.constant(0.0);
-                let one = g.constant(1.0);
-                let positive = g.binary(Op::Cmp(CmpOp::Gt), t, zero);
-                let (negative_dt, negative_dslope) = if op == Op::LeakyRelu {
-                    (slope, t)
-                } else {
-                    let exp = g.unary(Op::Exp, t);
-                    (g.mul(slope, exp), g.unary(Op::Expm1, t))
-                };
-                let local_t = g.if_then_else(positive, one, negative_dt);
-                let local_slope = g.if_then_else(positive, zero, negative_dslope);
-                vec![
-                    (t, Local::Times(local_t)),
-                    (slope, Local::Times(local_slope)),
-                ]
-            }
-            Op::LogSumExp => {
-                // ∂/∂vᵢ logsumexp(v) = softmax(v)ᵢ = exp(vᵢ − logsumexp(v)).
-                args.iter()
-                    .map(|&v| {
-                        let shifted = g.sub(v, node);
-                        (v, Local::Times(g.unary(Op::Exp, shifted)))
-                    })
-                    .collect()
-            }
-            // Handled by their own passes above.
-            Op::RowSum | Op::RowMean | Op::If => vec![],
-        };
-        contributions
+        rules::elementwise(&mut *self.graph, op, &args, node)
             .into_iter()
             .map(|(operand, local)| (operand, local, false))
             .collect()
     }
 
     /// `a · reduce(∂e/∂b)` for every row-free node `b` that the per-row argument `e` reads.
-    fn reduction(&mut self, op: Op, argument: NodeId, a: Adjoint) -> Vec<(NodeId, Local, bool)> {
+    fn reduction(
+        &mut self,
+        op: Op,
+        argument: NodeId,
+        a: Adjoint,
+    ) -> Vec<(NodeId, Local<NodeId>, bool)> {
         let one = self.graph.constant(1.0);
         let seed = Adjoint {
             node: one,
@@ -434,7 +289,7 @@ impl<'g> Differentiator<'g> {
         node: NodeId,
         args: &[NodeId],
         region: Region,
-    ) -> Vec<(NodeId, Local, bool)> {
+    ) -> Vec<(NodeId, Local<NodeId>, bool)> {
         let cond = args[0];
         let one = Adjoint {
             node: self.graph.constant(1.0),
@@ -507,33 +362,32 @@ impl<'g> Differentiator<'g> {
     }
 }
 
-/// The local derivative of a node with respect to one operand, as the contribution to that
-/// operand's adjoint `a` is built from it (see `Differentiator::combine`).
-#[derive(Clone, Copy, Debug)]
-enum Local {
-    /// `a`.
-    Same,
-    /// `−a`.
-    Negated,
-    /// `a · l`.
-    Times(NodeId),
-    /// `a / d`: the quotient is built directly (`a / x` for `log`), not as `a · (1/x)`.
-    Over(NodeId),
-    /// `−(a · factor) / denominator`: the quotient rule's second term.
-    MinusTimesOver { factor: NodeId, denominator: NodeId },
-    /// `l · a` where `l` may be an exact zero standing for "branch not taken": the second
-    /// factor of an [`Op::GuardMul`].
-    Guarded(NodeId),
-    /// `if condition then a else 0` (`first`) or `if condition then 0 else a`.
-    Chosen { condition: NodeId, first: bool },
-}
-
 /// `a · l` that stays 0 where `a` is 0; the product itself where `a` is the seed 1.
 fn guard_mul(graph: &mut Graph, a: NodeId, l: NodeId) -> NodeId {
     if graph.op(a).const_value() == Some(1.0) {
         l
     } else {
         graph.binary(Op::GuardMul, a, l)
+    }
+}
+
+impl rules::Build for Graph {
+    type Id = NodeId;
+
+    fn constant(&mut self, value: f64) -> NodeId {
+        Graph::constant(self, value)
+    }
+
+    fn apply(&mut self, op: Op, args: &[NodeId]) -> NodeId {
+        self.add(op, args)
+    }
+
+    fn const_value(&self, id: NodeId) -> Option<f64> {
+        self.op(id).const_value()
+    }
+
+    fn depends_on_param(&self, id: NodeId) -> bool {
+        self.flags(id).depends_on_param
     }
 }
 

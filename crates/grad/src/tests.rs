@@ -4,6 +4,7 @@
 mod partials;
 
 use super::*;
+use gradc_graph::CmpOp;
 use gradc_graph::interp::{Data, evaluate};
 use gradc_graph::random::{Shape, SplitMix, random_objective};
 use proptest::prelude::*;
