@@ -21,6 +21,7 @@
 #![forbid(unsafe_code)]
 
 mod rules;
+pub mod tensor;
 
 use gradc_graph::{Graph, NodeId, Op};
 use rules::Local;

@@ -121,6 +121,7 @@ pub fn dump_tensor_program(program: &TensorProgram) -> String {
                     TOp::Map(scalar) => scalar.name().to_string(),
                     TOp::Contract(c) => format!("contract {c:?}"),
                     TOp::Fold { op, axes } => format!("fold {op:?} {axes}"),
+                    TOp::Selected { op, axes } => format!("selected {op:?} {axes}"),
                     TOp::Index { axis, position } => format!("index {axis} {position}"),
                     TOp::Stack => "stack".to_string(),
                     TOp::Broadcast { extent } => format!("broadcast {extent}"),

@@ -278,6 +278,40 @@ impl<'a> Env<'a> {
                     })
                     .collect()
             }
+            TOp::Selected { op: fold, axes } => {
+                let v = operand(0);
+                let shape = graph.shape(graph.args(id)[0]);
+                let m: usize = shape[shape.len() - axes as usize..].iter().product();
+                let (op, cmp) = match fold {
+                    FoldOp::Min => (Op::Min, crate::op::CmpOp::Le),
+                    _ => (Op::Max, crate::op::CmpOp::Ge),
+                };
+                let mut out = Vec::with_capacity(v.len());
+                for block in v.chunks(m.max(1)) {
+                    // As `unroll::selected`, operation for operation.
+                    let mut kept = Vec::with_capacity(block.len());
+                    let mut running = block[0];
+                    for &x in &block[1..] {
+                        kept.push(Op::Cmp(cmp).apply(&[running, x]));
+                        running = op.apply(&[running, x]);
+                    }
+                    let mut selected = vec![1.0; block.len()];
+                    let mut suffix = 1.0;
+                    for k in (0..block.len()).rev() {
+                        let won = if k == 0 {
+                            1.0
+                        } else {
+                            Op::Sub.apply(&[1.0, kept[k - 1]])
+                        };
+                        selected[k] = Op::Mul.apply(&[won, suffix]);
+                        if k > 0 {
+                            suffix = Op::Mul.apply(&[suffix, kept[k - 1]]);
+                        }
+                    }
+                    out.extend(selected);
+                }
+                out
+            }
             TOp::Index { axis, position } => {
                 let source = operand(0);
                 let at = AxisSlice::new(graph.shape(graph.args(id)[0]), axis, position);

@@ -226,6 +226,13 @@ pub enum TOp {
         op: FoldOp,
         axes: u8,
     },
+    /// 1 at the element that `Fold { op, axes }` (`max` or `min`) selects over the last `axes`
+    /// axes, 0 elsewhere: the derivative of the fold. The fold keeps its running value `m` and
+    /// the derivative goes to `m` where `m >= v` (`<=` for `min`), so ties go to the first.
+    Selected {
+        op: FoldOp,
+        axes: u8,
+    },
     /// The slice at `position` of axis `axis` (`v[3]` is a scalar, `W[1]` a row).
     Index {
         axis: u8,
@@ -398,6 +405,18 @@ impl TGraph {
                     Ok(s[..s.len() - axes as usize].to_vec())
                 }
                 _ => Err(format!("a fold over {axes} axes of {shapes:?}")),
+            },
+            TOp::Selected { op, axes } => match shapes.as_slice() {
+                [s] if axes >= 1
+                    && axes as usize <= s.len()
+                    && size(s) > 0
+                    && op != FoldOp::LogSumExp =>
+                {
+                    Ok(s.to_vec())
+                }
+                _ => Err(format!(
+                    "the selection of a fold over {axes} axes of {shapes:?}"
+                )),
             },
             TOp::Index { axis, position } => match shapes.as_slice() {
                 [s] if (axis as usize) < s.len() && (position as usize) < s[axis as usize] => {

@@ -114,7 +114,11 @@ impl Random {
             7 if !shape.is_empty() => {
                 let fold = [FoldOp::Max, FoldOp::Min, FoldOp::LogSumExp][self.rng.below(3)];
                 let axes = 1 + self.rng.below(shape.len()) as u8;
-                self.graph.apply(TOp::Fold { op: fold, axes }, &[a])
+                if fold != FoldOp::LogSumExp && self.rng.below(3) == 0 {
+                    self.graph.apply(TOp::Selected { op: fold, axes }, &[a])
+                } else {
+                    self.graph.apply(TOp::Fold { op: fold, axes }, &[a])
+                }
             }
             8 if !shape.is_empty() => {
                 let axis = self.rng.below(shape.len());

@@ -87,6 +87,15 @@ pub fn unroll_node(tensors: &TGraph, id: TId, done: &Unrolled, graph: &mut Graph
                 })
                 .collect()
         }
+        TOp::Selected { op: fold, .. } => {
+            let elements = done.of(args[0]);
+            let m = fold_block(tensors, id);
+            let mut out = Vec::with_capacity(elements.len());
+            for block in elements.chunks(m.max(1)) {
+                out.extend(selected(graph, fold, block));
+            }
+            out
+        }
         TOp::Index { axis, position } => {
             let source = done.of(args[0]);
             let at = AxisSlice::new(tensors.shape(args[0]), axis, position);
@@ -122,6 +131,50 @@ pub fn unroll_node(tensors: &TGraph, id: TId, done: &Unrolled, graph: &mut Graph
                 .collect()
         }
     }
+}
+
+/// The elements per block of a `Selected` node: the product of its last `axes` extents.
+fn fold_block(tensors: &TGraph, id: TId) -> usize {
+    match tensors.op(id) {
+        TOp::Selected { axes, .. } | TOp::Fold { axes, .. } => {
+            let shape = tensors.shape(tensors.args(id)[0]);
+            shape[shape.len() - axes as usize..].iter().product()
+        }
+        _ => 1,
+    }
+}
+
+/// The indicator of the element a `max`/`min` fold over `block` selects, as scalar nodes:
+/// with the running value `m_k = op(m_(k−1), v_k)` and `w_k = [m_(k−1) >= v_k]` (`<=` for
+/// `min`), element `k` is selected where it won its step (`k = 0`, or `1 − w_k`) and every
+/// later step kept it (`w_j` for `j > k`).
+fn selected(graph: &mut Graph, fold: FoldOp, block: &[NodeId]) -> Vec<NodeId> {
+    let (op, cmp) = match fold {
+        FoldOp::Min => (Op::Min, crate::op::CmpOp::Le),
+        _ => (Op::Max, crate::op::CmpOp::Ge),
+    };
+    let one = graph.constant(1.0);
+    let mut kept = Vec::with_capacity(block.len());
+    let mut running = block[0];
+    for &v in &block[1..] {
+        kept.push(graph.add(Op::Cmp(cmp), &[running, v]));
+        running = graph.add(op, &[running, v]);
+    }
+    // suffix[k] = Π_{j > k} w_j.
+    let mut out = vec![one; block.len()];
+    let mut suffix = one;
+    for k in (0..block.len()).rev() {
+        let won = if k == 0 {
+            one
+        } else {
+            graph.add(Op::Sub, &[one, kept[k - 1]])
+        };
+        out[k] = graph.mul(won, suffix);
+        if k > 0 {
+            suffix = graph.mul(suffix, kept[k - 1]);
+        }
+    }
+    out
 }
 
 /// The elements of a tensor at one position of one axis: element `o` of the slice (row-major,
